@@ -1,0 +1,3 @@
+// Package pebblestore implements hashicorp/raft's LogStore and StableStore on
+// cockroachdb/pebble with synced writes.
+package pebblestore

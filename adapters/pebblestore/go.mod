@@ -1,0 +1,3 @@
+module github.com/zraft/zraft/adapters/pebblestore
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/zraft/zraft/adapters/telemetry
+
+go 1.26

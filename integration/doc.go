@@ -1,0 +1,3 @@
+// Package integration will hold black-box tests of a containerized zraft cluster under
+// faults, driven through the public client only.
+package integration

@@ -1,0 +1,3 @@
+module github.com/zraft/zraft/protocol
+
+go 1.26

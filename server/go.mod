@@ -1,0 +1,12 @@
+module github.com/zraft/zraft/server
+
+go 1.26
+
+replace (
+	github.com/zraft/zraft/adapters/pebblestore => ../adapters/pebblestore
+	github.com/zraft/zraft/adapters/raftnode => ../adapters/raftnode
+	github.com/zraft/zraft/adapters/telemetry => ../adapters/telemetry
+	github.com/zraft/zraft/adapters/zmtp => ../adapters/zmtp
+	github.com/zraft/zraft/domain => ../domain
+	github.com/zraft/zraft/protocol => ../protocol
+)
