@@ -1,0 +1,54 @@
+package zmtp
+
+import "fmt"
+
+// RoutingID identifies one connection of a Server. Ids count up from 1 and are never
+// reused during a Server's life; they never travel on the wire.
+type RoutingID uint64
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+const (
+	// EventMessage carries a message from a peer in Data.
+	EventMessage EventKind = iota + 1
+	// EventOpened (Server): a CLIENT peer completed its handshake under RoutingID.
+	EventOpened
+	// EventClosed (Server): the connection RoutingID ended, for Reason.
+	EventClosed
+	// EventUp (Client): a connection to Endpoint is established; Send works.
+	EventUp
+	// EventDown (Client): the connection to Endpoint ended, for Reason. Messages sent
+	// on it may or may not have arrived; the Client reconnects by itself.
+	EventDown
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventMessage:
+		return "message"
+	case EventOpened:
+		return "opened"
+	case EventClosed:
+		return "closed"
+	case EventUp:
+		return "up"
+	case EventDown:
+		return "down"
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// Event is what Recv returns. For one connection, events come in order: Opened (Up),
+// its messages, then Closed (Down).
+type Event struct {
+	Kind EventKind
+	// RoutingID is the Server's id of the connection (Server events only).
+	RoutingID RoutingID
+	// Endpoint is the endpoint connected to (Client Up/Down only).
+	Endpoint string
+	// Data is the message of an EventMessage; the receiver owns it.
+	Data []byte
+	// Reason is why a connection ended (EventClosed, EventDown).
+	Reason error
+}

@@ -1,0 +1,216 @@
+package zmtp
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// link is one established connection: a reader (run by the owner's goroutine) and a
+// writer goroutine that drains a bounded queue. Either side, or the owner, ends it with
+// shutdown; the first reason wins and is what the owner reports.
+type link struct {
+	nc     net.Conn
+	fr     *frameReader
+	cfg    *config
+	peerHB bool // the peer speaks ZMTP 3.1, so PING/PONG are allowed
+
+	queue chan []byte
+	ctrl  chan struct{} // a PONG is due
+
+	mu      sync.Mutex
+	pongCtx []byte
+
+	peerTTL atomic.Int64 // nanoseconds, 0 = none announced
+
+	done   chan struct{}
+	once   sync.Once
+	reason error
+}
+
+func newLink(nc net.Conn, fr *frameReader, cfg *config, peerHB bool) *link {
+	return &link{
+		nc: nc, fr: fr, cfg: cfg, peerHB: peerHB,
+		queue: make(chan []byte, cfg.sendQueue),
+		ctrl:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
+	}
+}
+
+// shutdown closes the connection; the first reason is kept.
+func (l *link) shutdown(reason error) {
+	l.once.Do(func() {
+		l.reason = reason
+		close(l.done)
+		_ = l.nc.Close()
+	})
+}
+
+// err is the reason the link ended; valid once done is closed.
+func (l *link) err() error {
+	<-l.done
+	return l.reason
+}
+
+func (l *link) closed() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// writeLoop sends queued messages, PONGs and our PINGs, batching what is queued into one
+// flush. A peer that does not take our bytes within the write timeout is disconnected.
+func (l *link) writeLoop() {
+	bw := bufio.NewWriterSize(l.nc, 32<<10)
+	var tick <-chan time.Time
+	if l.peerHB && l.cfg.hbInterval > 0 {
+		t := time.NewTicker(l.cfg.hbInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var hdr [9]byte
+	writeMsg := func(data []byte) {
+		_, _ = bw.Write(frameHeader(&hdr, 0, len(data)))
+		_, _ = bw.Write(data)
+	}
+	for {
+		select {
+		case <-l.done:
+			return
+		case data := <-l.queue:
+			l.setWriteDeadline()
+			writeMsg(data)
+		drain:
+			for range 256 {
+				select {
+				case data := <-l.queue:
+					writeMsg(data)
+				default:
+					break drain
+				}
+			}
+		case <-l.ctrl:
+			l.setWriteDeadline()
+			l.mu.Lock()
+			pong := appendCommand(nil, cmdPong, l.pongCtx)
+			l.mu.Unlock()
+			_, _ = bw.Write(pong)
+		case <-tick:
+			l.setWriteDeadline()
+			var ping [2]byte
+			binary.BigEndian.PutUint16(ping[:], uint16(l.cfg.hbTTL/(100*time.Millisecond)))
+			_, _ = bw.Write(appendCommand(nil, cmdPing, ping[:]))
+		}
+		// bufio keeps the first write error and returns it from Flush.
+		if err := bw.Flush(); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				err = fmt.Errorf("%w: peer stopped reading", ErrHeartbeatTimeout)
+			}
+			l.shutdown(err)
+			return
+		}
+	}
+}
+
+// setWriteDeadline bounds how long a peer may leave our writes unread.
+func (l *link) setWriteDeadline() {
+	if d := l.writeTimeout(); d > 0 {
+		_ = l.nc.SetWriteDeadline(time.Now().Add(d))
+	}
+}
+
+func (l *link) writeTimeout() time.Duration {
+	if l.cfg.hbTimeout > 0 {
+		return l.cfg.hbTimeout
+	}
+	return 0
+}
+
+// readTimeout is how long the peer may be silent: our heartbeat timeout, shortened to
+// the TTL the peer announced in its PINGs (as libzmq does). Without heartbeats on the
+// peer's side (ZMTP 3.0), silence is legitimate and only TCP keep-alive applies.
+func (l *link) readTimeout() time.Duration {
+	if !l.peerHB {
+		return 0
+	}
+	d := l.cfg.hbTimeout
+	if ttl := time.Duration(l.peerTTL.Load()); ttl > 0 && (d == 0 || ttl < d) {
+		d = ttl
+	}
+	return d
+}
+
+// readLoop reads until the connection fails or deliver returns false, handling commands
+// itself. It returns why it stopped.
+func (l *link) readLoop(deliver func([]byte) bool) error {
+	for {
+		if d := l.readTimeout(); d > 0 {
+			_ = l.nc.SetReadDeadline(time.Now().Add(d))
+		}
+		f, err := l.fr.next()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return ErrHeartbeatTimeout
+			}
+			return err
+		}
+		if f.isCommand() {
+			if err := l.command(f.body); err != nil {
+				return err
+			}
+			continue
+		}
+		if f.more() {
+			return ErrMultipart
+		}
+		if !deliver(f.body) {
+			return ErrClosed
+		}
+	}
+}
+
+func (l *link) command(body []byte) error {
+	name, data, err := parseCommand(body)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case cmdPing:
+		ttl, ctx, err := parsePing(data)
+		if err != nil {
+			return err
+		}
+		l.peerTTL.Store(int64(ttl) * int64(100*time.Millisecond))
+		l.mu.Lock()
+		l.pongCtx = append(l.pongCtx[:0], ctx...)
+		l.mu.Unlock()
+		select {
+		case l.ctrl <- struct{}{}:
+		default: // a PONG is already due; it will carry the latest context
+		}
+	case cmdPong:
+		// Any frame counts as a sign of life; the read deadline was already renewed.
+	case cmdError:
+		reason, err := parseError(data)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %q", ErrPeerError, reason)
+	case cmdReady:
+		return fmt.Errorf("%w: READY after handshake", ErrProtocol)
+	default:
+		// Other commands (SUBSCRIBE, ...) have no meaning for CLIENT/SERVER; the spec
+		// lets us ignore them, and they carry no application data.
+		l.cfg.logger.Debug("zmtp: ignoring command", "name", printable([]byte(name)))
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package zmtp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of the options. The heartbeat defaults match zio-raft's clients.
+const (
+	DefaultMaxMessageSize   = 8 << 20
+	DefaultSendQueue        = 1024
+	DefaultRecvQueue        = 4096
+	DefaultHandshakeTimeout = 5 * time.Second
+	DefaultHeartbeatIvl     = 1 * time.Second
+	DefaultHeartbeatTimeout = 10 * time.Second
+	DefaultHeartbeatTTL     = 30 * time.Second
+	DefaultDialTimeout      = 5 * time.Second
+	DefaultBackoffMin       = 50 * time.Millisecond
+	DefaultBackoffMax       = 5 * time.Second
+)
+
+// ErrConfig: an option has an invalid value.
+var ErrConfig = errors.New("zmtp: invalid configuration")
+
+type config struct {
+	maxMsg           int
+	sendQueue        int
+	recvQueue        int
+	handshakeTimeout time.Duration
+	hbInterval       time.Duration
+	hbTimeout        time.Duration
+	hbTTL            time.Duration
+	dialTimeout      time.Duration
+	backoffMin       time.Duration
+	backoffMax       time.Duration
+	logger           *slog.Logger
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{
+		maxMsg:           DefaultMaxMessageSize,
+		sendQueue:        DefaultSendQueue,
+		recvQueue:        DefaultRecvQueue,
+		handshakeTimeout: DefaultHandshakeTimeout,
+		hbInterval:       DefaultHeartbeatIvl,
+		hbTimeout:        DefaultHeartbeatTimeout,
+		hbTTL:            DefaultHeartbeatTTL,
+		dialTimeout:      DefaultDialTimeout,
+		backoffMin:       DefaultBackoffMin,
+		backoffMax:       DefaultBackoffMax,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.maxMsg <= 0:
+		return fmt.Errorf("%w: max message size %d", ErrConfig, c.maxMsg)
+	case c.sendQueue <= 0 || c.recvQueue <= 0:
+		return fmt.Errorf("%w: queue sizes %d/%d", ErrConfig, c.sendQueue, c.recvQueue)
+	case c.handshakeTimeout <= 0 || c.dialTimeout <= 0:
+		return fmt.Errorf("%w: handshake/dial timeout must be positive", ErrConfig)
+	case c.hbInterval < 0 || c.hbTimeout < 0 || c.hbTTL < 0:
+		return fmt.Errorf("%w: negative heartbeat setting", ErrConfig)
+	case c.hbTTL > 6553500*time.Millisecond:
+		return fmt.Errorf("%w: heartbeat TTL %v exceeds 6553.5 s", ErrConfig, c.hbTTL)
+	case c.hbTimeout > 0 && c.hbInterval > 0 && c.hbTimeout <= c.hbInterval:
+		return fmt.Errorf("%w: heartbeat timeout %v not above interval %v", ErrConfig, c.hbTimeout, c.hbInterval)
+	case c.backoffMin <= 0 || c.backoffMax < c.backoffMin:
+		return fmt.Errorf("%w: backoff %v..%v", ErrConfig, c.backoffMin, c.backoffMax)
+	}
+	return nil
+}
+
+// Option configures a Server or a Client.
+type Option func(*config)
+
+// WithMaxMessageSize sets the largest message accepted or sent, in bytes (default 8 MiB).
+// A peer that sends a larger frame is disconnected before its body is read.
+func WithMaxMessageSize(n int) Option { return func(c *config) { c.maxMsg = n } }
+
+// WithSendQueue sets the per-connection send queue length, in messages (default 1024).
+// On a Server, a connection whose queue overflows is disconnected; a Client's Send waits.
+func WithSendQueue(n int) Option { return func(c *config) { c.sendQueue = n } }
+
+// WithRecvQueue sets the length of the queue that Recv reads (default 4096 events).
+// When it is full, connections stop being read (backpressure) until Recv catches up.
+func WithRecvQueue(n int) Option { return func(c *config) { c.recvQueue = n } }
+
+// WithHandshakeTimeout bounds the greeting and READY exchange of a new connection
+// (default 5 s).
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) { c.handshakeTimeout = d }
+}
+
+// WithHeartbeat sets ZMTP heartbeats: a PING every interval, the connection is dead
+// when nothing at all arrived within timeout, and ttl is announced in our PINGs so
+// that the peer can time us out. Zero disables the respective part.
+// Defaults: 1 s, 10 s, 30 s.
+func WithHeartbeat(interval, timeout, ttl time.Duration) Option {
+	return func(c *config) { c.hbInterval, c.hbTimeout, c.hbTTL = interval, timeout, ttl }
+}
+
+// WithDialTimeout bounds a Client's TCP connect (default 5 s).
+func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTimeout = d } }
+
+// WithReconnectBackoff sets a Client's reconnect backoff: it starts at min, doubles
+// on every failed attempt up to max, and each wait is jittered to [d/2, d).
+// Defaults: 50 ms, 5 s.
+func WithReconnectBackoff(min, max time.Duration) Option {
+	return func(c *config) { c.backoffMin, c.backoffMax = min, max }
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// parseEndpoint turns tcp://host:port into host:port. "*" as host means all interfaces.
+func parseEndpoint(endpoint string, allowPortZero bool) (string, error) {
+	rest, ok := strings.CutPrefix(endpoint, "tcp://")
+	if !ok {
+		return "", fmt.Errorf("%w: %q: only tcp:// is supported", ErrEndpoint, endpoint)
+	}
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q: %v", ErrEndpoint, endpoint, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || (p == 0 && !allowPortZero) {
+		return "", fmt.Errorf("%w: %q: bad port", ErrEndpoint, endpoint)
+	}
+	if host == "*" {
+		host = ""
+	}
+	if host == "" && !allowPortZero {
+		return "", fmt.Errorf("%w: %q: no host", ErrEndpoint, endpoint)
+	}
+	return net.JoinHostPort(host, port), nil
+}

@@ -1,0 +1,216 @@
+package zmtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server is a ZeroMQ SERVER socket: it accepts only CLIENT peers, gives each connection
+// a RoutingID, and never lets one peer hold up another or the caller of Send.
+type Server struct {
+	cfg    *config
+	ln     net.Listener
+	events chan Event
+	nextID atomic.Uint64
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	peers  map[RoutingID]*link
+	closed bool
+
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// Listen binds endpoint (tcp://host:port; port 0 picks a free port, see Addr) and starts
+// accepting. ctx bounds only the bind; Close ends the Server.
+func Listen(ctx context.Context, endpoint string, opts ...Option) (*Server, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := parseEndpoint(endpoint, true)
+	if err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("zmtp: listen %s: %w", endpoint, err)
+	}
+	s := &Server{
+		cfg:    cfg,
+		ln:     ln,
+		events: make(chan Event, cfg.recvQueue),
+		peers:  make(map[RoutingID]*link),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go s.acceptLoop()
+	return s, nil
+}
+
+// Addr is the bound endpoint, tcp://ip:port, with the actual port.
+func (s *Server) Addr() string { return "tcp://" + s.ln.Addr().String() }
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off instead of spinning, as
+			// net/http does; the listener stays open.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.cfg.logger.Warn("zmtp: accept", "err", err, "retry_in", delay)
+			select {
+			case <-time.After(delay):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		delay = 0
+		s.wg.Add(1)
+		go s.serveConn(nc)
+	}
+}
+
+// serveConn runs one connection: handshake under a deadline, then its reader here and its
+// writer in another goroutine.
+func (s *Server) serveConn(nc net.Conn) {
+	defer s.wg.Done()
+	fr := newFrameReader(nc, s.cfg.maxMsg)
+	stop := context.AfterFunc(s.ctx, func() { _ = nc.Close() })
+	g, err := handshake(nc, fr, socketServer, socketClient, time.Now().Add(s.cfg.handshakeTimeout))
+	stop()
+	if err != nil {
+		s.cfg.logger.Debug("zmtp: handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+		_ = nc.Close()
+		return
+	}
+	l := newLink(nc, fr, s.cfg, g.supportsHeartbeat())
+	id := RoutingID(s.nextID.Add(1))
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = nc.Close()
+		return
+	}
+	s.peers[id] = l
+	s.mu.Unlock()
+
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		l.writeLoop()
+	}()
+	if s.emit(l, Event{Kind: EventOpened, RoutingID: id}) {
+		l.shutdown(l.readLoop(func(b []byte) bool {
+			return s.emit(l, Event{Kind: EventMessage, RoutingID: id, Data: b})
+		}))
+	} else {
+		l.shutdown(ErrClosed)
+	}
+	reason := l.err()
+	s.mu.Lock()
+	delete(s.peers, id)
+	s.mu.Unlock()
+	if s.ctx.Err() == nil {
+		s.cfg.logger.Debug("zmtp: connection closed", "id", id, "reason", reason)
+		// Closed must reach the caller even if this peer's link is already gone.
+		s.emit(nil, Event{Kind: EventClosed, RoutingID: id, Reason: reason})
+	}
+}
+
+// emit queues an event for Recv. When the queue is full it waits (backpressure on this
+// peer only), until the Server closes or, if l is given, until l ends.
+func (s *Server) emit(l *link, ev Event) bool {
+	var ldone chan struct{}
+	if l != nil {
+		ldone = l.done
+	}
+	select {
+	case s.events <- ev:
+		return true
+	case <-s.ctx.Done():
+		return false
+	case <-ldone:
+		return false
+	}
+}
+
+// Recv returns the next event: a message, or a connection opened or closed.
+func (s *Server) Recv(ctx context.Context) (Event, error) {
+	select {
+	case ev := <-s.events:
+		return ev, nil
+	case <-ctx.Done():
+		return Event{}, ctx.Err()
+	case <-s.ctx.Done():
+		return Event{}, ErrClosed
+	}
+}
+
+// Send queues data for the connection id and returns at once; data must not be modified
+// afterwards. If the connection's queue is full, the connection is closed (its Closed
+// event follows) and Send returns ErrOverflow: a message is never silently dropped.
+func (s *Server) Send(id RoutingID, data []byte) error {
+	if len(data) > s.cfg.maxMsg {
+		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
+	}
+	s.mu.Lock()
+	l, closed := s.peers[id], s.closed
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case l == nil || l.closed():
+		return fmt.Errorf("%w: %d", ErrUnknownPeer, id)
+	}
+	select {
+	case l.queue <- data:
+		return nil
+	default:
+		l.shutdown(ErrOverflow)
+		return fmt.Errorf("%w: routing id %d", ErrOverflow, id)
+	}
+}
+
+// Disconnect closes the connection id; its Closed event (Reason ErrDisconnected) follows.
+func (s *Server) Disconnect(id RoutingID) error {
+	s.mu.Lock()
+	l := s.peers[id]
+	s.mu.Unlock()
+	if l == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownPeer, id)
+	}
+	l.shutdown(ErrDisconnected)
+	return nil
+}
+
+// Close stops accepting, closes every connection and waits for all goroutines to end.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		for _, l := range s.peers {
+			l.shutdown(ErrClosed)
+		}
+		s.mu.Unlock()
+		s.cancel()
+		_ = s.ln.Close()
+	})
+	s.wg.Wait()
+	return nil
+}
