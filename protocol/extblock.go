@@ -45,7 +45,9 @@ func (r *reader) extensions() *Extensions {
 		r.fail("extensions", r.off+int(n), ErrTrailingBytes)
 		return nil
 	}
-	e := &Extensions{}
+	// e stays on the stack until the block is known to be good, so that refused input
+	// costs no allocation for it.
+	var e Extensions
 	var seen uint32
 	for r.err == nil && r.left() > 0 {
 		off := r.off
@@ -69,7 +71,7 @@ func (r *reader) extensions() *Extensions {
 		}
 		seen |= 1 << t
 		sub := reader{b: r.b[:end], off: r.off, msg: r.msg}
-		sub.entry(t, e)
+		sub.entry(t, &e)
 		if sub.err == nil && sub.off != end {
 			sub.fail("extensions.entry", sub.off, ErrBadExtension)
 		}
@@ -82,7 +84,9 @@ func (r *reader) extensions() *Extensions {
 	if r.err != nil {
 		return nil
 	}
-	return e
+	p := new(Extensions)
+	*p = e
+	return p
 }
 
 // entry decodes the value of a known entry type into e.
