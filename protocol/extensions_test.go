@@ -242,3 +242,20 @@ func mustHex(tb testing.TB, s string) []byte {
 	}
 	return b
 }
+
+// TestDocWorkedExample keeps the worked example of docs/protocol.md true.
+func TestDocWorkedExample(t *testing.T) {
+	want := mustHex(t, strings.ReplaceAll("7a 72 61 66 74 01 02 00 00 00 00 00 00 00 2a 7a 65 78 74 01 00 00 00 2c "+
+		"00 01 00 00 00 01 01 00 04 00 00 00 1f 00 01 00 06 6e 6f 64 65 2d 31 00 13 74 63 70 3a 2f 2f 31 30 2e 30 "+
+		"2e 30 2e 31 3a 37 30 30 31", " ", ""))
+	m := &protocol.SessionContinued{Nonce: 42, Ext: &protocol.Extensions{Version: 1,
+		Members: []protocol.Member{{ID: "node-1", Endpoint: "tcp://10.0.0.1:7001"}}}}
+	got, err := protocol.AppendServerMessage(nil, m)
+	if err != nil || !bytes.Equal(got, want) || len(got) != 68 {
+		t.Fatalf("got %x (%d bytes), %v", got, len(got), err)
+	}
+	dec, err := protocol.DecodeServerMessage(want)
+	if err != nil || !reflect.DeepEqual(dec, m) {
+		t.Fatalf("got %#v, %v", dec, err)
+	}
+}
