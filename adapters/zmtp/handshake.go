@@ -33,8 +33,22 @@ func doHandshake(nc net.Conn, fr *frameReader, ours, want string) (greeting, err
 	if _, err := nc.Write(appendGreeting(nil, false)); err != nil {
 		return greeting{}, err
 	}
+	// The 10-byte signature is checked before waiting for the rest, so that a peer
+	// speaking something else entirely is dropped at once, not at the deadline.
 	var buf [greetingSize]byte
-	if _, err := io.ReadFull(fr.r, buf[:]); err != nil {
+	if _, err := io.ReadFull(fr.r, buf[:1]); err != nil {
+		return greeting{}, noEOF(err)
+	}
+	if buf[0] != 0xFF {
+		return greeting{}, fmt.Errorf("%w: bad greeting signature", ErrProtocol)
+	}
+	if _, err := io.ReadFull(fr.r, buf[1:10]); err != nil {
+		return greeting{}, noEOF(err)
+	}
+	if buf[9] != 0x7F {
+		return greeting{}, fmt.Errorf("%w: bad greeting signature", ErrProtocol)
+	}
+	if _, err := io.ReadFull(fr.r, buf[10:]); err != nil {
 		return greeting{}, noEOF(err)
 	}
 	g, err := parseGreeting(buf[:])

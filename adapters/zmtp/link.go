@@ -70,7 +70,7 @@ func (l *link) closed() bool {
 // writeLoop sends queued messages, PONGs and our PINGs, batching what is queued into one
 // flush. A peer that does not take our bytes within the write timeout is disconnected.
 func (l *link) writeLoop() {
-	bw := bufio.NewWriterSize(l.nc, 32<<10)
+	bw := bufio.NewWriterSize(l.nc, 8<<10)
 	var tick <-chan time.Time
 	if l.peerHB && l.cfg.hbInterval > 0 {
 		t := time.NewTicker(l.cfg.hbInterval)

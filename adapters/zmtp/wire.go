@@ -129,7 +129,7 @@ type frameReader struct {
 }
 
 func newFrameReader(r io.Reader, maxMsg int) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 16<<10), maxMsg: maxMsg}
+	return &frameReader{r: bufio.NewReaderSize(r, 8<<10), maxMsg: maxMsg}
 }
 
 // next reads one frame. Errors from the underlying reader are returned as they are;
