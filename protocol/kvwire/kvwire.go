@@ -74,8 +74,23 @@ func (Set) isCommand()    {}
 func (Watch) isCommand()  {}
 func (Delete) isCommand() {}
 
-// AppendCommand appends the encoding of c to dst.
+// AppendCommand appends the encoding of c to dst. c may also be a non-nil pointer to a
+// Set, Watch or Delete.
 func AppendCommand(dst []byte, c Command) ([]byte, error) {
+	switch v := c.(type) {
+	case *Set:
+		if v != nil {
+			c = *v
+		}
+	case *Watch:
+		if v != nil {
+			c = *v
+		}
+	case *Delete:
+		if v != nil {
+			c = *v
+		}
+	}
 	w := writer{b: dst}
 	switch v := c.(type) {
 	case Set:

@@ -157,6 +157,12 @@ func TestEncodeErrors(t *testing.T) {
 	if _, err := kvwire.AppendCommand(nil, nil); !errors.Is(err, protocol.ErrNilMessage) {
 		t.Errorf("nil: %v", err)
 	}
+	if _, err := kvwire.AppendCommand(nil, (*kvwire.Delete)(nil)); !errors.Is(err, protocol.ErrNilMessage) {
+		t.Errorf("nil pointer: %v", err)
+	}
+	if b, err := kvwire.AppendCommand(nil, &kvwire.Watch{Key: key}); err != nil || !bytes.Equal(b, readHex(t, "zio-raft-v1", "kvstore", "Watch.hex")) {
+		t.Errorf("pointer: %x, %v", b, err)
+	}
 	if _, err := kvwire.AppendGetResult(nil, kvwire.GetResult{Value: "x"}); !errors.Is(err, protocol.ErrInvalidValue) {
 		t.Errorf("absent with value: %v", err)
 	}
