@@ -45,6 +45,28 @@ func NegotiateExtensions(caps Capabilities, serverMax uint8) uint8 {
 	return min(v, serverMax)
 }
 
+// ConfirmedExtensions returns the extension version a server confirmed with m, and
+// whether m confirms one: only a SessionCreated or SessionContinued whose extension block
+// holds a version entry does. A client sends extension blocks on the session only after
+// such a confirmation, and falls back to plain v1 after a SessionContinued without one.
+func ConfirmedExtensions(m ServerMessage) (uint8, bool) {
+	var e *Extensions
+	switch v := m.(type) {
+	case *SessionCreated:
+		if v != nil {
+			e = v.Ext
+		}
+	case *SessionContinued:
+		if v != nil {
+			e = v.Ext
+		}
+	}
+	if e == nil || e.Version == 0 {
+		return 0, false
+	}
+	return e.Version, true
+}
+
 // WithExtensionCapability returns caps with the extension capability set to
 // ExtensionVersion, replacing any earlier value; it does not modify caps.
 func WithExtensionCapability(caps Capabilities) Capabilities {

@@ -259,3 +259,24 @@ func TestDocWorkedExample(t *testing.T) {
 		t.Fatalf("got %#v, %v", dec, err)
 	}
 }
+
+func TestConfirmedExtensions(t *testing.T) {
+	cases := []struct {
+		m  protocol.ServerMessage
+		v  uint8
+		ok bool
+	}{
+		{&protocol.SessionCreated{SessionID: "s", Nonce: 1, Ext: &protocol.Extensions{Version: 1}}, 1, true},
+		{&protocol.SessionContinued{Nonce: 1, Ext: &protocol.Extensions{Version: 3, Members: fxMembers}}, 3, true},
+		{&protocol.SessionContinued{Nonce: 1, Ext: &protocol.Extensions{Members: fxMembers}}, 0, false},
+		{&protocol.SessionCreated{SessionID: "s", Nonce: 1}, 0, false},
+		{&protocol.SessionRejected{Reason: 1, Nonce: 1, Ext: &protocol.Extensions{Version: 1}}, 0, false},
+		{(*protocol.SessionCreated)(nil), 0, false},
+		{nil, 0, false},
+	}
+	for i, c := range cases {
+		if v, ok := protocol.ConfirmedExtensions(c.m); v != c.v || ok != c.ok {
+			t.Errorf("case %d: got %d, %v", i, v, ok)
+		}
+	}
+}
