@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
+	"sync"
 	"testing"
+	"time"
 )
 
 // FuzzFrameReader: arbitrary bytes never panic the frame decoder, no frame exceeds its
@@ -109,6 +112,29 @@ func FuzzGreeting(f *testing.F) {
 		}
 		if g.major < 3 || len(b) != greetingSize {
 			t.Fatalf("accepted %x", b)
+		}
+	})
+}
+
+// FuzzHandshake: the server side of the handshake, fed arbitrary peer bytes over an
+// in-memory connection, never panics and accepts only a CLIENT.
+func FuzzHandshake(f *testing.F) {
+	f.Add(announce(socketClient))
+	f.Add(announce("DEALER"))
+	f.Add(appendGreeting(nil, false)[:10])
+	f.Add(append(announce(socketClient), 0, 1, 'x'))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		ours, peer := net.Pipe()
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); _, _ = io.Copy(io.Discard, peer) }()
+		go func() { defer wg.Done(); _, _ = peer.Write(in); _ = peer.Close() }()
+		fr := newFrameReader(ours, 1000)
+		_, err := handshake(ours, fr, socketServer, socketClient, time.Now().Add(time.Second))
+		_ = ours.Close()
+		wg.Wait()
+		if err == nil && !bytes.Contains(in, []byte(socketClient)) {
+			t.Fatalf("accepted a peer that never said CLIENT: %x", in)
 		}
 	})
 }

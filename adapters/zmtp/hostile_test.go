@@ -47,6 +47,10 @@ type hostileResult struct {
 	attacks    map[string]int
 }
 
+// attackPause separates the attempts of one attacker: each kind of attack still opens
+// up to ~200 connections a second.
+const attackPause = 5 * time.Millisecond
+
 // floodPrefix asks the test server's application to send that peer a flood of replies.
 const floodPrefix = "flood!"
 
@@ -101,10 +105,12 @@ func runHostile(t *testing.T, cfg hostileConfig) hostileResult {
 			go func() {
 				defer hwg.Done()
 				for {
+					// Paced, so that the attackers' own CPU (in this process, on the same
+					// cores) does not dominate what the good clients measure.
 					select {
 					case <-stop:
 						return
-					default:
+					case <-time.After(attackPause):
 					}
 					if err := fn(); err != nil {
 						t.Errorf("%s: %v", kind, err)
@@ -192,6 +198,10 @@ func runHostile(t *testing.T, cfg hostileConfig) hostileResult {
 	gwg.Wait()
 	close(stop)
 	hwg.Wait()
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	_ = s.Close()
 	res.roundTrips = len(lat)
 	res.p50, res.p99 = percentile(lat, 50), percentile(lat, 99)
 	return res
@@ -265,20 +275,32 @@ func TestHostilePeers(t *testing.T) {
 }
 
 // TestHostileP99 compares the good clients' p99 round trip with and without hostile
-// peers (ZRAFT_HOSTILE_P99=1; it is a measurement, too timing-sensitive for every run).
+// peers (ZRAFT_HOSTILE_P99=1; a measurement, too timing-sensitive for every run). Quiet
+// and hostile runs alternate (ZRAFT_HOSTILE_ROUNDS each, default 3) and the medians of
+// their p99s are compared, so that a burst of load from elsewhere does not decide it.
 func TestHostileP99(t *testing.T) {
 	if os.Getenv("ZRAFT_HOSTILE_P99") == "" {
 		t.Skip("set ZRAFT_HOSTILE_P99=1 to measure")
 	}
-	cfg := defaultHostileConfig()
-	cfg.hostile = false
-	quiet := runHostile(t, cfg)
-	cfg.hostile = true
-	loud := runHostile(t, cfg)
-	ratio := float64(loud.p99) / float64(quiet.p99)
-	t.Logf("without hostile peers: %d round trips, p50 %v, p99 %v", quiet.roundTrips, quiet.p50, quiet.p99)
-	t.Logf("with hostile peers:    %d round trips, p50 %v, p99 %v; attacks %v", loud.roundTrips, loud.p50, loud.p99, loud.attacks)
-	t.Logf("p99 ratio %.2f", ratio)
+	rounds := envInt("ZRAFT_HOSTILE_ROUNDS", 3)
+	var quiet, loud []time.Duration
+	for r := range rounds {
+		for _, hostile := range []bool{false, true} {
+			cfg := defaultHostileConfig()
+			cfg.hostile = hostile
+			res := runHostile(t, cfg)
+			t.Logf("round %d hostile=%v: %d round trips, p50 %v, p99 %v; attacks %v",
+				r, hostile, res.roundTrips, res.p50, res.p99, res.attacks)
+			if hostile {
+				loud = append(loud, res.p99)
+			} else {
+				quiet = append(quiet, res.p99)
+			}
+		}
+	}
+	q, l := percentile(quiet, 50), percentile(loud, 50)
+	ratio := float64(l) / float64(q)
+	t.Logf("median p99 without hostile peers %v, with %v: ratio %.2f", q, l, ratio)
 	if ratio > 2 {
 		t.Errorf("p99 with hostile peers is %.2fx the quiet run", ratio)
 	}

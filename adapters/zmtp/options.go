@@ -22,6 +22,7 @@ const (
 	DefaultDialTimeout      = 5 * time.Second
 	DefaultBackoffMin       = 50 * time.Millisecond
 	DefaultBackoffMax       = 5 * time.Second
+	DefaultMaxConnections   = 10_000
 )
 
 // ErrConfig: an option has an invalid value.
@@ -38,6 +39,7 @@ type config struct {
 	dialTimeout      time.Duration
 	backoffMin       time.Duration
 	backoffMax       time.Duration
+	maxConns         int
 	logger           *slog.Logger
 }
 
@@ -53,6 +55,7 @@ func newConfig(opts []Option) (*config, error) {
 		dialTimeout:      DefaultDialTimeout,
 		backoffMin:       DefaultBackoffMin,
 		backoffMax:       DefaultBackoffMax,
+		maxConns:         DefaultMaxConnections,
 	}
 	for _, o := range opts {
 		o(c)
@@ -67,6 +70,8 @@ func (c *config) validate() error {
 	switch {
 	case c.maxMsg <= 0:
 		return fmt.Errorf("%w: max message size %d", ErrConfig, c.maxMsg)
+	case c.maxConns < 0:
+		return fmt.Errorf("%w: max connections %d", ErrConfig, c.maxConns)
 	case c.sendQueue <= 0 || c.recvQueue <= 0:
 		return fmt.Errorf("%w: queue sizes %d/%d", ErrConfig, c.sendQueue, c.recvQueue)
 	case c.handshakeTimeout <= 0 || c.dialTimeout <= 0:
@@ -121,6 +126,10 @@ func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTi
 func WithReconnectBackoff(min, max time.Duration) Option {
 	return func(c *config) { c.backoffMin, c.backoffMax = min, max }
 }
+
+// WithMaxConnections bounds a Server's connections, handshaking ones included
+// (default 10,000; 0 means no bound). Connections beyond it are closed at once.
+func WithMaxConnections(n int) Option { return func(c *config) { c.maxConns = n } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

@@ -17,6 +17,7 @@ type Server struct {
 	ln     net.Listener
 	events chan Event
 	nextID atomic.Uint64
+	conns  atomic.Int64 // handshaking and established
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -81,6 +82,12 @@ func (s *Server) acceptLoop() {
 			continue
 		}
 		delay = 0
+		if s.cfg.maxConns > 0 && s.conns.Load() >= int64(s.cfg.maxConns) {
+			s.cfg.logger.Warn("zmtp: connection limit reached, refusing", "remote", nc.RemoteAddr().String())
+			_ = nc.Close()
+			continue
+		}
+		s.conns.Add(1)
 		s.wg.Add(1)
 		go s.serveConn(nc)
 	}
@@ -90,6 +97,7 @@ func (s *Server) acceptLoop() {
 // writer in another goroutine.
 func (s *Server) serveConn(nc net.Conn) {
 	defer s.wg.Done()
+	defer s.conns.Add(-1)
 	fr := newFrameReader(nc, s.cfg.maxMsg)
 	stop := context.AfterFunc(s.ctx, func() { _ = nc.Close() })
 	g, err := handshake(nc, fr, socketServer, socketClient, time.Now().Add(s.cfg.handshakeTimeout))

@@ -109,3 +109,18 @@ func TestServerOverflowDisconnects(t *testing.T) {
 		t.Fatalf("closed event %+v", ev)
 	}
 }
+
+func TestServerMaxConnections(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t)
+	s := listen(t, WithMaxConnections(2))
+	echo(s)
+	a := newClient(t, s.Addr())
+	waitKind(t, ctx, a.Recv, EventUp)
+	dialRaw(t, s.Addr()) // takes the second place while it handshakes
+	third := dialRaw(t, s.Addr())
+	third.expectClosed(t)
+	if err := roundTrip(ctx, a, []byte("still served")); err != nil {
+		t.Fatal(err)
+	}
+}
