@@ -44,9 +44,9 @@ type Engine struct {
 	terminal error
 	session  protocol.SessionID
 
-	link link
-	calls
-	srv serverRequests
+	link  link
+	calls calls
+	srv   serverRequests
 
 	out []Output
 }

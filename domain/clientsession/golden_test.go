@@ -110,6 +110,7 @@ func runScript(t *testing.T, script string) string {
 			fail(err)
 		}
 		var outs []clientsession.Output
+		chk.before()
 		if word == "tick" {
 			outs = e.Tick(now)
 		} else {

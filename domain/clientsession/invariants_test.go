@@ -22,12 +22,17 @@ type checker struct {
 	lastK    protocol.RequestID
 	maxID    protocol.RequestID
 	maxHeld  int
+	// extBefore: the extension version on the connection before the step, since a
+	// step may send with extensions and then lose the connection.
+	extBefore uint8
 }
 
 func newChecker(e *clientsession.Engine, maxHeld int) *checker {
 	return &checker{engine: e, maxHeld: maxHeld, live: map[clientsession.Handle]bool{}, delivered: map[clientsession.Handle]bool{},
 		cancelled: map[clientsession.Handle]bool{}, conns: map[clientsession.ConnID]bool{}}
 }
+
+func (c *checker) before() { c.extBefore = c.engine.Status().ExtensionVersion }
 
 func (c *checker) input(in clientsession.Input) {
 	switch in := in.(type) {
@@ -94,10 +99,8 @@ func (c *checker) output(o clientsession.Output) error {
 		if err != nil {
 			return fmt.Errorf("sent bytes do not decode: %v", err)
 		}
-		if m.Extensions() != nil && c.engine.Status().ExtensionVersion == 0 {
-			if _, ok := m.(*protocol.CloseSession); !ok {
-				return fmt.Errorf("extension block before the server confirmed extensions")
-			}
+		if m.Extensions() != nil && c.engine.Status().ExtensionVersion == 0 && c.extBefore == 0 {
+			return fmt.Errorf("extension block before the server confirmed extensions")
 		}
 		if r, ok := m.(*protocol.ClientRequest); ok {
 			if r.RequestID < 1 || r.LowestPendingRequestID > r.RequestID || r.LowestPendingRequestID < c.lastK {
