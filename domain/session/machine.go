@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Errors for misuse of a Machine. They leave the state unchanged.
@@ -231,7 +232,9 @@ func (m *Machine) request(c ClientRequest) Outcome {
 		if hit.failed {
 			out.Kind = AppFailed
 		}
-	} else if c.RequestID < s.floor {
+	} else if c.RequestID < s.floor || c.RequestID == math.MaxUint64 {
+		// MaxUint64 is refused because the watermark could not move past it once it is
+		// evicted; wire request ids are int64, so no real client uses it.
 		out.Kind, out.Reject = Rejected, ResponseEvicted
 	} else {
 		reply, err := m.app.Apply(&m.env, c.Session, c.Payload)

@@ -199,7 +199,10 @@ func (m *Machine) cacheResponse(s *session, c cachedResponse) {
 		s.cache = slices.Insert(s.cache, i, c)
 	}
 	for len(s.cache) > m.cfg.MaxCachedResponses {
-		s.raiseFloor(s.cache[0].id + 1)
+		evicted := s.cache[0].id // < MaxUint64: request refuses that id
+		s.cache[0] = cachedResponse{}
+		s.cache = s.cache[1:]
+		s.floor = max(s.floor, evicted+1)
 	}
 }
 

@@ -1,0 +1,100 @@
+package session
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// CheckInvariants is exported to the external tests (property, fuzz): it reports the
+// first broken invariant of the machine's internal structure, or nil.
+func (m *Machine) CheckInvariants() error { return m.checkInvariants() }
+
+func (m *Machine) checkInvariants() error {
+	n := 0
+	withPending := 0
+	refs := map[*capSet]int{}
+	var prev *session
+	for s := m.head; s != nil; s = s.next {
+		n++
+		if n > len(m.sessions) {
+			return fmt.Errorf("activity list longer than the session map (%d)", len(m.sessions))
+		}
+		if m.sessions[s.id] != s {
+			return fmt.Errorf("session %q in the list but not in the map", s.id)
+		}
+		if s.prev != prev {
+			return fmt.Errorf("session %q: broken prev link", s.id)
+		}
+		if prev != nil && prev.lastActivity > s.lastActivity {
+			return fmt.Errorf("session %q: activity list out of order", s.id)
+		}
+		if s.lastActivity > m.now || s.createdAt > s.lastActivity {
+			return fmt.Errorf("session %q: times created=%d active=%d now=%d", s.id, s.createdAt, s.lastActivity, m.now)
+		}
+		if m.now > m.graceUntil && m.deadline(s) < m.now {
+			return fmt.Errorf("session %q should have expired: deadline %d < now %d", s.id, m.deadline(s), m.now)
+		}
+		if len(s.cache) > m.cfg.MaxCachedResponses {
+			return fmt.Errorf("session %q: %d cached responses exceed the bound", s.id, len(s.cache))
+		}
+		if s.cache != nil && len(s.cache) == 0 || s.pending != nil && len(s.pending) == 0 {
+			return fmt.Errorf("session %q: empty but allocated cache or queue", s.id)
+		}
+		for i, c := range s.cache {
+			if c.id < s.floor || i > 0 && c.id <= s.cache[i-1].id {
+				return fmt.Errorf("session %q: cache ids out of order or below floor %d", s.id, s.floor)
+			}
+		}
+		if len(s.pending) > m.cfg.MaxPendingRequests {
+			return fmt.Errorf("session %q: %d pending requests exceed the bound", s.id, len(s.pending))
+		}
+		for i, p := range s.pending {
+			if p.seq == 0 || p.seq > s.nextSeq || i > 0 && p.seq <= s.pending[i-1].seq {
+				return fmt.Errorf("session %q: pending seqs out of order", s.id)
+			}
+		}
+		if len(s.pending) > 0 {
+			withPending++
+		}
+		refs[s.caps]++
+		for i, p := range s.caps.pairs {
+			g := s.caps.groups[i]
+			if g.pair != p || m.groups[p] != g {
+				return fmt.Errorf("session %q: capability group %v not registered", s.id, p)
+			}
+			if _, ok := slices.BinarySearchFunc(g.members, s.id, bySessionID); !ok {
+				return fmt.Errorf("session %q: missing from group %v", s.id, p)
+			}
+		}
+		prev = s
+	}
+	if n != len(m.sessions) || m.tail != prev {
+		return fmt.Errorf("activity list has %d sessions, map %d", n, len(m.sessions))
+	}
+	if withPending != m.withPending {
+		return fmt.Errorf("withPending %d, counted %d", m.withPending, withPending)
+	}
+	if len(refs) != len(m.capsets) {
+		return fmt.Errorf("%d capability sets in use, %d interned", len(refs), len(m.capsets))
+	}
+	for cs, r := range refs {
+		if m.capsets[cs.key] != cs || cs.refs != r {
+			return fmt.Errorf("capability set %q: refs %d, counted %d", cs.key, cs.refs, r)
+		}
+	}
+	for p, g := range m.groups {
+		if len(g.members) == 0 || g.pair != p {
+			return fmt.Errorf("group %v empty or mislabelled", p)
+		}
+		for i, s := range g.members {
+			if m.sessions[s.id] != s || !slices.Contains(s.caps.pairs, p) {
+				return fmt.Errorf("group %v holds a dead or foreign session %q", p, s.id)
+			}
+			if i > 0 && strings.Compare(g.members[i-1].id, s.id) >= 0 {
+				return fmt.Errorf("group %v not sorted", p)
+			}
+		}
+	}
+	return nil
+}
