@@ -98,22 +98,6 @@ func (a *App) miss(sess, key string) {
 	sub.missed = slices.Insert(sub.missed, i, key)
 }
 
-func (a *App) unmiss(sess, key string) {
-	sub := a.subs[sess]
-	if len(sub.missed) == 0 {
-		return
-	}
-	i, found := slices.BinarySearch(sub.missed, key)
-	if !found {
-		return
-	}
-	sub.missed = slices.Delete(sub.missed, i, i+1)
-	if len(sub.missed) == 0 {
-		sub.missed = nil
-		a.unlag(sess)
-	}
-}
-
 func (a *App) unlag(sess string) {
 	if j, ok := slices.BinarySearch(a.lagging, sess); ok {
 		a.lagging = slices.Delete(a.lagging, j, j+1)
@@ -145,7 +129,11 @@ func (a *App) flush(env *session.Env) {
 			if err != nil {
 				panic(fmt.Sprintf("kv: unexpected error from session.Env.Send: %v", err))
 			}
-			a.unmiss(sess, key)
+			sub.missed = sub.missed[1:]
+		}
+		if len(sub.missed) == 0 {
+			sub.missed = nil
+			a.unlag(sess)
 		}
 	}
 	for _, s := range gone {
