@@ -188,13 +188,13 @@ func (e *Engine) connectionDown(in ConnectionDown) {
 // confirmed makes the session live on the current connection and re-sends everything
 // pending: commands in id order, then queries in the order they came. Extension blocks
 // are used only when this engine declared them and this server confirmed them.
-func (e *Engine) confirmed(ext *protocol.Extensions, isNew bool) {
+func (e *Engine) confirmed(m protocol.ServerMessage, isNew bool) {
 	l := &e.link
 	l.phase = phaseUp
 	l.failures = 0
 	l.ext = 0
-	if e.cfg.Extensions && ext != nil && ext.Version > 0 {
-		l.ext = min(ext.Version, protocol.ExtensionVersion)
+	if v, ok := protocol.ConfirmedExtensions(m); ok && e.cfg.Extensions {
+		l.ext = min(v, protocol.ExtensionVersion)
 	}
 	l.lastHeard = e.now
 	l.nextKeepAlive = e.now + e.cfg.KeepAliveInterval

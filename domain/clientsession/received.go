@@ -31,14 +31,14 @@ func (e *Engine) received(in Received) {
 		}
 		e.session = m.SessionID
 		e.mergeMembers(m.Ext)
-		e.confirmed(m.Ext, true)
+		e.confirmed(m, true)
 	case *protocol.SessionContinued:
 		if e.state != StateConnectingExisting || l.phase != phaseHandshake || m.Nonce != l.nonce {
 			e.ignore("SessionContinued", e.unexpected(m.Nonce))
 			return
 		}
 		e.mergeMembers(m.Ext)
-		e.confirmed(m.Ext, false)
+		e.confirmed(m, false)
 	case *protocol.SessionRejected:
 		if l.phase != phaseHandshake || m.Nonce != l.nonce {
 			e.ignore("SessionRejected", e.unexpected(m.Nonce))
