@@ -262,6 +262,11 @@ func TestUnknownWatcherIsForgotten(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, app: app, m: session.New(session.Config{}, app), now: 1_000, reqID: map[string]uint64{}}
+	// A new session named like a stale watcher starts with no subscription.
+	h.create("s1")
+	if st := app.Stats(); st != (kv.Stats{WatchedKeys: 1, Watches: 1, LaggingSessions: 1, Missed: 1}) {
+		t.Fatalf("stats after creating s1: %+v", st)
+	}
 	h.create("s2")
 	sameNotes(t, "set", h.set("s2", "a", "v").ServerRequests)
 	if st := app.Stats(); st != (kv.Stats{Keys: 1}) {
