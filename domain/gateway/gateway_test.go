@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/zraft/zraft/domain/session"
+	"github.com/zraft/zraft/protocol"
+)
+
+func TestConfigValidate(t *testing.T) {
+	view := session.New(session.Config{}, testApp{})
+	for name, cfg := range map[string]Config{
+		"no view":             {},
+		"negative flush":      {View: view, FlushInterval: -1},
+		"negative redelivery": {View: view, RedeliveryInterval: -5},
+		"negative size":       {View: view, MaxMessageSize: -1},
+	} {
+		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: New error %v, want ErrInvalidConfig", name, err)
+		}
+	}
+	g, err := New(Config{View: view})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.cfg.FlushInterval != DefaultFlushInterval || g.cfg.RedeliveryInterval != DefaultRedeliveryInterval {
+		t.Errorf("defaults not applied: %+v", g.cfg)
+	}
+	if g.IsLeader() {
+		t.Error("a new gateway must not lead before LeadershipChanged says so")
+	}
+}
+
+func TestNeedsSessionID(t *testing.T) {
+	enc := func(m protocol.ClientMessage) []byte {
+		b, err := protocol.AppendClientMessage(nil, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	create := enc(&protocol.CreateSession{Capabilities: protocol.Capabilities{{Key: "a", Value: "b"}}, Nonce: 1})
+	cases := []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"create", create, true},
+		{"create header only", create[:protocol.HeaderSize], true},
+		{"keepalive", enc(&protocol.KeepAlive{Timestamp: 1}), false},
+		{"continue", enc(&protocol.ContinueSession{SessionID: "s", Nonce: 1}), false},
+		{"short", create[:protocol.HeaderSize-1], false},
+		{"bad signature", append([]byte("zrafT"), create[5:]...), false},
+		{"nil", nil, false},
+	}
+	for _, c := range cases {
+		if got := NeedsSessionID(c.b); got != c.want {
+			t.Errorf("%s: NeedsSessionID = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestStepMisuse(t *testing.T) {
+	g, err := New(Config{View: session.New(session.Config{}, testApp{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Step(0, nil); !errors.Is(err, ErrUnknownInput) {
+		t.Errorf("Step(nil) = %v, want ErrUnknownInput", err)
+	}
+	if err := g.Step(0, Applied{}); !errors.Is(err, ErrNoCommand) {
+		t.Errorf("Step(Applied{}) = %v, want ErrNoCommand", err)
+	}
+	if err := g.Step(0, ProposalFailed{}); !errors.Is(err, ErrNoCommand) {
+		t.Errorf("Step(ProposalFailed{}) = %v, want ErrNoCommand", err)
+	}
+	if out := g.Ready(); len(out) != 0 {
+		t.Errorf("misuse produced outputs: %v", out)
+	}
+}
+
+// TestTimeNeverGoesBack: proposals are stamped with the highest time seen, so a caller
+// whose clock steps back cannot move log time backwards through the gateway.
+func TestTimeNeverGoesBack(t *testing.T) {
+	h, err := newHarness(Config{}, session.Config{}, func(string, ...any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.step(LeadershipChanged{IsLeader: true, Term: 1, Leader: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	h.now = 5000
+	b, _ := protocol.AppendClientMessage(nil, &protocol.CreateSession{Capabilities: protocol.Capabilities{{Key: "a", Value: "b"}}, Nonce: 1})
+	if err := h.step(Message{RoutingID: 1, Bytes: b, NewSessionID: "s-1"}); err != nil {
+		t.Fatal(err)
+	}
+	h.now = 10
+	b, _ = protocol.AppendClientMessage(nil, &protocol.CreateSession{Capabilities: protocol.Capabilities{{Key: "a", Value: "b"}}, Nonce: 2})
+	if err := h.step(Message{RoutingID: 2, Bytes: b, NewSessionID: "s-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.proposals) != 2 {
+		t.Fatalf("%d proposals, want 2", len(h.proposals))
+	}
+	if at := h.proposals[1].(session.CreateSession).At; at != 5000 {
+		t.Errorf("second proposal stamped %d, want 5000", at)
+	}
+}
+
+// BenchmarkRequest measures one client request through the gateway and a real machine:
+// decode, propose, apply (encoding and decoding the log entry), reply.
+func BenchmarkRequest(b *testing.B) {
+	h, err := newHarness(Config{}, session.Config{}, func(string, ...any) {})
+	if err != nil {
+		b.Fatal(err)
+	}
+	must := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(h.step(LeadershipChanged{IsLeader: true, Term: 1, Leader: "n1"}))
+	create, _ := protocol.AppendClientMessage(nil, &protocol.CreateSession{Capabilities: protocol.Capabilities{{Key: "a", Value: "b"}}, Nonce: 1})
+	must(h.step(Message{RoutingID: 1, Bytes: create, NewSessionID: "s-1"}))
+	must(h.commit(1))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		id := protocol.RequestID(i + 1)
+		req, _ := protocol.AppendClientMessage(nil, &protocol.ClientRequest{RequestID: id, LowestPendingRequestID: id, Payload: []byte("set k v")})
+		must(h.step(Message{RoutingID: 1, Bytes: req}))
+		must(h.commit(1))
+	}
+}
