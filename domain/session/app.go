@@ -138,13 +138,13 @@ func (e *Env) SessionsWithCapability(key, value string) []string {
 	if g == nil {
 		return nil
 	}
-	start := g.advance()
-	out := make([]string, 0, len(g.members))
-	for _, s := range g.members[start:] {
-		out = append(out, s.id)
+	first := g.pick()
+	out := make([]string, 0, g.n)
+	for mb := first; mb != nil; mb = mb.next {
+		out = append(out, mb.s.id)
 	}
-	for _, s := range g.members[:start] {
-		out = append(out, s.id)
+	for mb := g.head; mb != first; mb = mb.next {
+		out = append(out, mb.s.id)
 	}
 	return out
 }
@@ -156,5 +156,5 @@ func (e *Env) NextWithCapability(key, value string) (string, bool) {
 	if g == nil {
 		return "", false
 	}
-	return g.members[g.advance()].id, true
+	return g.pick().s.id, true
 }

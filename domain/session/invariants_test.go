@@ -3,7 +3,6 @@ package session
 import (
 	"fmt"
 	"slices"
-	"strings"
 )
 
 // CheckInvariants is exported to the external tests (property, fuzz): it reports the
@@ -58,13 +57,16 @@ func (m *Machine) checkInvariants() error {
 			withPending++
 		}
 		refs[s.caps]++
+		if len(s.members) != len(s.caps.pairs) || s.createSeq == 0 || s.createSeq > m.createSeq {
+			return fmt.Errorf("session %q: %d memberships for %d pairs, creation %d of %d", s.id, len(s.members), len(s.caps.pairs), s.createSeq, m.createSeq)
+		}
 		for i, p := range s.caps.pairs {
 			g := s.caps.groups[i]
 			if g.pair != p || m.groups[p] != g {
 				return fmt.Errorf("session %q: capability group %v not registered", s.id, p)
 			}
-			if _, ok := slices.BinarySearchFunc(g.members, s.id, bySessionID); !ok {
-				return fmt.Errorf("session %q: missing from group %v", s.id, p)
+			if s.members[i].s != s {
+				return fmt.Errorf("session %q: membership %d points elsewhere", s.id, i)
 			}
 		}
 		prev = s
@@ -84,16 +86,32 @@ func (m *Machine) checkInvariants() error {
 		}
 	}
 	for p, g := range m.groups {
-		if len(g.members) == 0 || g.pair != p {
+		if g.n == 0 || g.pair != p {
 			return fmt.Errorf("group %v empty or mislabelled", p)
 		}
-		for i, s := range g.members {
-			if m.sessions[s.id] != s || !slices.Contains(s.caps.pairs, p) {
+		count, cursorSeen := 0, g.cursor == nil
+		var prev *member
+		for mb := g.head; mb != nil; mb = mb.next {
+			count++
+			if count > g.n {
+				return fmt.Errorf("group %v: list longer than %d", p, g.n)
+			}
+			if mb.prev != prev {
+				return fmt.Errorf("group %v: broken prev link", p)
+			}
+			s := mb.s
+			k := slices.Index(s.caps.pairs, p)
+			if m.sessions[s.id] != s || k < 0 || &s.members[k] != mb {
 				return fmt.Errorf("group %v holds a dead or foreign session %q", p, s.id)
 			}
-			if i > 0 && strings.Compare(g.members[i-1].id, s.id) >= 0 {
-				return fmt.Errorf("group %v not sorted", p)
+			if prev != nil && prev.s.createSeq >= s.createSeq {
+				return fmt.Errorf("group %v not in creation order", p)
 			}
+			cursorSeen = cursorSeen || g.cursor == mb
+			prev = mb
+		}
+		if count != g.n || g.tail != prev || !cursorSeen {
+			return fmt.Errorf("group %v: %d members counted, %d recorded, cursor found %v", p, count, g.n, cursorSeen)
 		}
 	}
 	return nil

@@ -29,8 +29,10 @@ type Machine struct {
 	graceUntil  int64
 	term        uint64
 	lastIndex   uint64
+	createSeq   uint64 // sessions created so far
 	withPending int // sessions with unacknowledged server requests
 
+	res Result // the entry being applied
 	env Env
 }
 
@@ -55,8 +57,8 @@ func (m *Machine) reset() {
 	m.capsets = make(map[string]*capSet)
 	m.groups = make(map[Capability]*capGroup)
 	m.head, m.tail = nil, nil
-	m.now, m.graceUntil, m.term, m.lastIndex, m.withPending = 0, 0, 0, 0, 0
-	m.env = Env{m: m}
+	m.now, m.graceUntil, m.term, m.lastIndex, m.createSeq, m.withPending = 0, 0, 0, 0, 0, 0
+	m.env = Env{m: m, res: &m.res}
 }
 
 // ApplyEntry decodes a log entry (EncodeCommand's format) and applies it. An entry that
@@ -79,19 +81,22 @@ func (m *Machine) Apply(index uint64, cmd Command) (Result, error) {
 		return Result{}, err
 	}
 	m.lastIndex = index
-	res := Result{Index: index}
-	m.env.res = &res
+	// The result under construction lives in the machine, where Env can reach it without
+	// a heap allocation per entry; it is handed over by value and forgotten.
+	res := &m.res
+	*res = Result{Index: index}
 	if b, ok := cmd.(Batch); ok {
 		res.Outcomes = make([]Outcome, 0, len(b.Commands))
 		for _, c := range b.Commands {
-			res.Outcomes = append(res.Outcomes, m.applyOne(c, &res))
+			res.Outcomes = append(res.Outcomes, m.applyOne(c, res))
 		}
 	} else {
-		res.Outcomes = []Outcome{m.applyOne(cmd, &res)}
+		res.Outcomes = []Outcome{m.applyOne(cmd, res)}
 	}
-	m.env.res = nil
 	res.Now = m.now
-	return res, nil
+	out := *res
+	*res = Result{}
+	return out, nil
 }
 
 func validate(cmd Command) error {
@@ -200,6 +205,8 @@ func (m *Machine) create(c CreateSession, res *Result) Outcome {
 		createdAt:    m.now,
 		lastActivity: m.now,
 	}
+	m.createSeq++
+	s.createSeq = m.createSeq
 	m.insert(s)
 	mark := len(res.ServerRequests)
 	if err := m.app.SessionCreated(&m.env, c.ID, s.caps.pairs); err != nil {
@@ -242,8 +249,14 @@ func (m *Machine) request(c ClientRequest) Outcome {
 		if err != nil {
 			out.Kind, out.Data = AppFailed, appErrorData(err)
 		}
+		// Evicting below K before caching ends in the same state as caching then evicting
+		// (a response below K is not kept either way) and saves moving the cache twice.
 		// The application cannot end sessions, so s is still live here.
-		m.cacheResponse(s, cachedResponse{id: c.RequestID, failed: err != nil, data: out.Data})
+		s.raiseFloor(c.LowestPending)
+		if c.RequestID >= s.floor {
+			m.cacheResponse(s, cachedResponse{id: c.RequestID, failed: err != nil, data: out.Data})
+		}
+		return out
 	}
 	s.raiseFloor(c.LowestPending)
 	return out

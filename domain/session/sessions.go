@@ -23,6 +23,9 @@ type session struct {
 	floor uint64
 	// nextSeq is the last server request sequence number issued (they start at 1).
 	nextSeq uint64
+	// createSeq orders sessions by creation, for the capability rotation.
+	createSeq uint64
+	members   []member // one per capability pair, same order as caps.pairs
 	cache   []cachedResponse // ascending ids, all ≥ floor
 	pending []pendingRequest // ascending seqs, unacknowledged
 }
@@ -49,18 +52,69 @@ type capSet struct {
 	refs   int
 }
 
-// capGroup lists the live sessions holding one key=value pair, sorted by id, with the
-// rotation cursor of the fair-rotation helper.
+// capGroup lists the live sessions holding one key=value pair, in creation order, with
+// the rotation cursor of the fair-rotation helper. A linked list keeps creating and
+// removing a session O(1) however many sessions share the pair.
 type capGroup struct {
-	pair    Capability
-	members []*session
-	cursor  uint64
+	pair       Capability
+	head, tail *member
+	// cursor is the member the rotation picks next; nil means the head.
+	cursor *member
+	n      int
 }
 
-func (g *capGroup) advance() int {
-	start := int(g.cursor % uint64(len(g.members)))
-	g.cursor++
-	return start
+// member is one session's place in one capGroup.
+type member struct {
+	s          *session
+	prev, next *member
+}
+
+func (g *capGroup) add(mb *member) {
+	mb.prev, mb.next = g.tail, nil
+	if g.tail != nil {
+		g.tail.next = mb
+	} else {
+		g.head = mb
+	}
+	g.tail = mb
+	g.n++
+}
+
+func (g *capGroup) removeMember(mb *member) {
+	if g.cursor == mb {
+		g.cursor = mb.next
+	}
+	if mb.prev != nil {
+		mb.prev.next = mb.next
+	} else {
+		g.head = mb.next
+	}
+	if mb.next != nil {
+		mb.next.prev = mb.prev
+	} else {
+		g.tail = mb.prev
+	}
+	mb.prev, mb.next = nil, nil
+	g.n--
+}
+
+// pick returns the member the rotation is at and moves the rotation one further.
+func (g *capGroup) pick() *member {
+	c := g.cursor
+	if c == nil {
+		c = g.head
+	}
+	g.cursor = c.next
+	return c
+}
+
+// movedCursor is the rotation point if it is not the head (the canonical form: a cursor
+// at the head behaves exactly like no cursor).
+func (g *capGroup) movedCursor() *member {
+	if g.cursor == g.head {
+		return nil
+	}
+	return g.cursor
 }
 
 // canonicalCaps sorts by key and keeps the last value of a duplicated key, as the wire
@@ -119,15 +173,22 @@ func (m *Machine) release(cs *capSet) {
 	delete(m.capsets, cs.key)
 }
 
-func bySessionID(s *session, id string) int { return strings.Compare(s.id, id) }
-
 // insert adds a new session: map, tail of the activity list, capability groups.
 func (m *Machine) insert(s *session) {
 	m.sessions[s.id] = s
 	m.pushBack(s)
-	for _, g := range s.caps.groups {
-		i, _ := slices.BinarySearchFunc(g.members, s.id, bySessionID)
-		g.members = slices.Insert(g.members, i, s)
+	m.join(s)
+}
+
+// join adds s to the groups of its capabilities, at their tails.
+func (m *Machine) join(s *session) {
+	if len(s.caps.groups) == 0 {
+		return
+	}
+	s.members = make([]member, len(s.caps.groups))
+	for i, g := range s.caps.groups {
+		s.members[i].s = s
+		g.add(&s.members[i])
 	}
 }
 
@@ -135,12 +196,9 @@ func (m *Machine) insert(s *session) {
 func (m *Machine) remove(s *session) {
 	delete(m.sessions, s.id)
 	m.unlink(s)
-	for _, g := range s.caps.groups {
-		if i, ok := slices.BinarySearchFunc(g.members, s.id, bySessionID); ok {
-			g.members = slices.Delete(g.members, i, i+1)
-		}
-		if len(g.members) == 0 {
-			g.members = nil
+	for i, g := range s.caps.groups {
+		g.removeMember(&s.members[i])
+		if g.n == 0 {
 			delete(m.groups, g.pair)
 		}
 	}
@@ -206,7 +264,9 @@ func (m *Machine) cacheResponse(s *session, c cachedResponse) {
 	}
 }
 
-// raiseFloor moves the watermark up to k and drops cached responses below it.
+// raiseFloor moves the watermark up to k and drops cached responses below it. The
+// survivors move down so the slice keeps its capacity: with the usual K = oldest waiting
+// id, each request drops one response and caches one, without allocating.
 func (s *session) raiseFloor(k uint64) {
 	if k <= s.floor {
 		return
@@ -216,11 +276,9 @@ func (s *session) raiseFloor(k uint64) {
 	if i == 0 {
 		return
 	}
-	clear(s.cache[:i])
-	s.cache = s.cache[i:]
-	if len(s.cache) == 0 {
-		s.cache = nil
-	}
+	n := copy(s.cache, s.cache[i:])
+	clear(s.cache[n:])
+	s.cache = s.cache[:n]
 }
 
 // ack drops the pending server requests with seq ≤ upTo.

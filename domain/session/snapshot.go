@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -27,6 +28,7 @@ func (m *Machine) AppendSnapshot(dst []byte) []byte {
 	b = binary.AppendVarint(b, m.now)
 	b = binary.AppendVarint(b, m.graceUntil)
 	b = binary.AppendUvarint(b, m.term)
+	b = binary.AppendUvarint(b, m.createSeq)
 
 	// Capability sets in order of first use along the activity list, so the table is a
 	// function of the session list alone (never of map order).
@@ -51,6 +53,7 @@ func (m *Machine) AppendSnapshot(dst []byte) []byte {
 	for s := m.head; s != nil; s = s.next {
 		b = appendString(b, s.id)
 		b = binary.AppendUvarint(b, index[s.caps])
+		b = binary.AppendUvarint(b, s.createSeq)
 		b = binary.AppendVarint(b, s.createdAt)
 		b = binary.AppendVarint(b, s.lastActivity)
 		b = binary.AppendUvarint(b, s.floor)
@@ -75,24 +78,20 @@ func (m *Machine) AppendSnapshot(dst []byte) []byte {
 		}
 	}
 
-	// Rotation cursors that have moved, sorted by pair.
+	// Rotation cursors that have moved off the head, sorted by pair, each as the
+	// creation number of the session the rotation picks next.
 	var groups []*capGroup
 	for _, g := range m.groups {
-		if g.cursor != 0 {
+		if g.movedCursor() != nil {
 			groups = append(groups, g)
 		}
 	}
-	slices.SortFunc(groups, func(x, y *capGroup) int {
-		if c := strings.Compare(x.pair.Key, y.pair.Key); c != 0 {
-			return c
-		}
-		return strings.Compare(x.pair.Value, y.pair.Value)
-	})
+	slices.SortFunc(groups, func(x, y *capGroup) int { return comparePairs(x.pair, y.pair) })
 	b = binary.AppendUvarint(b, uint64(len(groups)))
 	for _, g := range groups {
 		b = appendString(b, g.pair.Key)
 		b = appendString(b, g.pair.Value)
-		b = binary.AppendUvarint(b, g.cursor)
+		b = binary.AppendUvarint(b, g.cursor.s.createSeq)
 	}
 
 	b = appendBytes(b, m.app.AppendSnapshot(nil))
@@ -128,7 +127,7 @@ func (m *Machine) Restore(b []byte) error {
 		return fmt.Errorf("session: restoring the application: %w", err)
 	}
 	m.sessions, m.head, m.tail, m.capsets, m.groups = n.sessions, n.head, n.tail, n.capsets, n.groups
-	m.now, m.graceUntil, m.term, m.lastIndex, m.withPending = n.now, n.graceUntil, n.term, n.lastIndex, n.withPending
+	m.now, m.graceUntil, m.term, m.lastIndex, m.createSeq, m.withPending = n.now, n.graceUntil, n.term, n.lastIndex, n.createSeq, n.withPending
 	return nil
 }
 
@@ -137,6 +136,7 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 	n.now = r.varint()
 	n.graceUntil = r.varint()
 	n.term = r.uvarint()
+	n.createSeq = r.uvarint()
 
 	sets := make([][]Capability, r.count(1))
 	for i := range sets {
@@ -154,10 +154,12 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 	}
 	firstUnused := uint64(0)
 
-	count := r.count(8)
+	count := r.count(9)
+	all := make([]*session, 0, count)
 	for range count {
 		s := &session{id: r.string()}
 		ci := r.uvarint()
+		s.createSeq = r.uvarint()
 		s.createdAt = r.varint()
 		s.lastActivity = r.varint()
 		s.floor = r.uvarint()
@@ -171,6 +173,10 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 		}
 		if n.sessions[s.id] != nil {
 			r.fail("duplicate session %q", s.id)
+			return nil, r.err
+		}
+		if s.createSeq == 0 || s.createSeq > n.createSeq {
+			r.fail("session %q: creation number %d out of range", s.id, s.createSeq)
 			return nil, r.err
 		}
 		if n.tail != nil && s.lastActivity < n.tail.lastActivity || s.lastActivity > n.now || s.createdAt > s.lastActivity {
@@ -190,7 +196,10 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 			return nil, r.err
 		}
 		s.caps = n.intern(sets[ci])
-		n.insert(s)
+		// Groups are joined below, in creation order.
+		n.sessions[s.id] = s
+		n.pushBack(s)
+		all = append(all, s)
 		if k := r.count(3); k > 0 {
 			s.cache = make([]cachedResponse, k)
 			for i := range s.cache {
@@ -237,28 +246,52 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 		return nil, r.err
 	}
 
+	slices.SortFunc(all, func(x, y *session) int { return cmp.Compare(x.createSeq, y.createSeq) })
+	for i, s := range all {
+		if i > 0 && all[i-1].createSeq == s.createSeq {
+			r.fail("duplicate creation number %d", s.createSeq)
+			return nil, r.err
+		}
+		n.join(s)
+	}
+
 	cursors := r.count(3)
-	var prev *capGroup
-	for range cursors {
+	var prev Capability
+	for i := range cursors {
 		p := Capability{Key: r.string(), Value: r.string()}
-		c := r.uvarint()
+		seq := r.uvarint()
 		if r.err != nil {
 			return nil, r.err
 		}
-		g := n.groups[p]
-		if g == nil || c == 0 {
-			r.fail("cursor for %s=%s without sessions", p.Key, p.Value)
-			return nil, r.err
-		}
-		if prev != nil && (prev.pair.Key > p.Key || prev.pair.Key == p.Key && prev.pair.Value >= p.Value) {
+		if i > 0 && comparePairs(prev, p) >= 0 {
 			r.fail("cursors not sorted")
 			return nil, r.err
 		}
-		g.cursor, prev = c, g
+		prev = p
+		g := n.groups[p]
+		j, found := slices.BinarySearchFunc(all, seq, func(s *session, seq uint64) int { return cmp.Compare(s.createSeq, seq) })
+		if g == nil || !found {
+			r.fail("cursor for %s=%s at no session", p.Key, p.Value)
+			return nil, r.err
+		}
+		s := all[j]
+		k := slices.Index(s.caps.pairs, p)
+		if k < 0 || &s.members[k] == g.head {
+			r.fail("cursor for %s=%s at a session outside the group or at its head", p.Key, p.Value)
+			return nil, r.err
+		}
+		g.cursor = &s.members[k]
 	}
 	app := r.bytes()
 	if r.err == nil && len(r.b) > 0 {
 		r.fail("%d trailing bytes", len(r.b))
 	}
 	return app, r.err
+}
+
+func comparePairs(x, y Capability) int {
+	if c := strings.Compare(x.Key, y.Key); c != 0 {
+		return c
+	}
+	return strings.Compare(x.Value, y.Value)
 }
