@@ -30,7 +30,7 @@ type Machine struct {
 	term        uint64
 	lastIndex   uint64
 	createSeq   uint64 // sessions created so far
-	withPending int // sessions with unacknowledged server requests
+	withPending int    // sessions with unacknowledged server requests
 
 	res Result // the entry being applied
 	env Env

@@ -25,9 +25,9 @@ type session struct {
 	nextSeq uint64
 	// createSeq orders sessions by creation, for the capability rotation.
 	createSeq uint64
-	members   []member // one per capability pair, same order as caps.pairs
-	cache   []cachedResponse // ascending ids, all ≥ floor
-	pending []pendingRequest // ascending seqs, unacknowledged
+	members   []member         // one per capability pair, same order as caps.pairs
+	cache     []cachedResponse // ascending ids, all ≥ floor
+	pending   []pendingRequest // ascending seqs, unacknowledged
 }
 
 type cachedResponse struct {
