@@ -107,7 +107,7 @@ func (e *Env) Send(session string, payload []byte) (uint64, error) {
 	s.nextSeq++
 	now := e.m.now
 	if len(s.pending) == 0 {
-		e.m.withPending++
+		e.m.enqueue(s)
 	}
 	s.pending = append(s.pending, pendingRequest{
 		seq:       s.nextSeq,

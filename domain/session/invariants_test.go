@@ -11,7 +11,6 @@ func (m *Machine) CheckInvariants() error { return m.checkInvariants() }
 
 func (m *Machine) checkInvariants() error {
 	n := 0
-	withPending := 0
 	refs := map[*capSet]int{}
 	var prev *session
 	for s := m.head; s != nil; s = s.next {
@@ -53,8 +52,8 @@ func (m *Machine) checkInvariants() error {
 				return fmt.Errorf("session %q: pending seqs out of order", s.id)
 			}
 		}
-		if len(s.pending) > 0 {
-			withPending++
+		if (s.queueSeq == 0) != (len(s.pending) == 0) || s.queueSeq > m.queueSeq {
+			return fmt.Errorf("session %q: queue number %d with %d pending", s.id, s.queueSeq, len(s.pending))
 		}
 		refs[s.caps]++
 		if len(s.members) != len(s.caps.pairs) || s.createSeq == 0 || s.createSeq > m.createSeq {
@@ -74,8 +73,26 @@ func (m *Machine) checkInvariants() error {
 	if n != len(m.sessions) || m.tail != prev {
 		return fmt.Errorf("activity list has %d sessions, map %d", n, len(m.sessions))
 	}
-	if withPending != m.withPending {
-		return fmt.Errorf("withPending %d, counted %d", m.withPending, withPending)
+	queued := 0
+	var prevQ *session
+	for s := m.queuedHead; s != nil; s = s.queuedNext {
+		queued++
+		if queued > len(m.sessions) || m.sessions[s.id] != s || len(s.pending) == 0 || s.queuedPrev != prevQ {
+			return fmt.Errorf("queued list broken at %q", s.id)
+		}
+		if prevQ != nil && prevQ.queueSeq >= s.queueSeq {
+			return fmt.Errorf("queued list out of order at %q", s.id)
+		}
+		prevQ = s
+	}
+	withPending := 0
+	for _, s := range m.sessions {
+		if len(s.pending) > 0 {
+			withPending++
+		}
+	}
+	if queued != withPending || m.queuedTail != prevQ {
+		return fmt.Errorf("%d queued sessions listed, %d have pending requests", queued, withPending)
 	}
 	if len(refs) != len(m.capsets) {
 		return fmt.Errorf("%d capability sets in use, %d interned", len(refs), len(m.capsets))

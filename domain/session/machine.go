@@ -25,12 +25,16 @@ type Machine struct {
 	capsets    map[string]*capSet
 	groups     map[Capability]*capGroup
 
-	now         int64
-	graceUntil  int64
-	term        uint64
-	lastIndex   uint64
-	createSeq   uint64 // sessions created so far
-	withPending int    // sessions with unacknowledged server requests
+	now        int64
+	graceUntil int64
+	term       uint64
+	lastIndex  uint64
+	createSeq  uint64 // sessions created so far
+	// queued lists the sessions with unacknowledged server requests, in the order their
+	// queues became non-empty (queueSeq counts those events), so that Redelivery visits
+	// only them.
+	queuedHead, queuedTail *session
+	queueSeq               uint64
 
 	res Result // the entry being applied
 	env Env
@@ -57,7 +61,8 @@ func (m *Machine) reset() {
 	m.capsets = make(map[string]*capSet)
 	m.groups = make(map[Capability]*capGroup)
 	m.head, m.tail = nil, nil
-	m.now, m.graceUntil, m.term, m.lastIndex, m.createSeq, m.withPending = 0, 0, 0, 0, 0, 0
+	m.queuedHead, m.queuedTail = nil, nil
+	m.now, m.graceUntil, m.term, m.lastIndex, m.createSeq, m.queueSeq = 0, 0, 0, 0, 0, 0
 	m.env = Env{m: m, res: &m.res}
 }
 
@@ -262,13 +267,10 @@ func (m *Machine) request(c ClientRequest) Outcome {
 	return out
 }
 
-// redeliver re-sends every unacknowledged server request that is due, in activity order
-// then sequence order, and doubles its backoff.
+// redeliver re-sends every unacknowledged server request that is due, sessions in the
+// order their queues became non-empty, then by sequence number, and doubles its backoff.
 func (m *Machine) redeliver(res *Result) {
-	if m.withPending == 0 {
-		return
-	}
-	for s := m.head; s != nil; s = s.next {
+	for s := m.queuedHead; s != nil; s = s.queuedNext {
 		for i := range s.pending {
 			p := &s.pending[i]
 			if p.due > m.now {

@@ -25,9 +25,13 @@ type session struct {
 	nextSeq uint64
 	// createSeq orders sessions by creation, for the capability rotation.
 	createSeq uint64
-	members   []member         // one per capability pair, same order as caps.pairs
-	cache     []cachedResponse // ascending ids, all ≥ floor
-	pending   []pendingRequest // ascending seqs, unacknowledged
+	members   []member // one per capability pair, same order as caps.pairs
+	// queueSeq is non-zero while pending is: the machine's queueSeq when the queue became
+	// non-empty, which orders the machine's list of sessions with pending requests.
+	queueSeq               uint64
+	queuedPrev, queuedNext *session
+	cache                  []cachedResponse // ascending ids, all ≥ floor
+	pending                []pendingRequest // ascending seqs, unacknowledged
 }
 
 type cachedResponse struct {
@@ -203,7 +207,7 @@ func (m *Machine) remove(s *session) {
 		}
 	}
 	if len(s.pending) > 0 {
-		m.withPending--
+		m.dequeue(s)
 	}
 	m.release(s.caps)
 	*s = session{id: s.id}
@@ -294,8 +298,39 @@ func (m *Machine) ack(s *session, upTo uint64) {
 	s.pending = s.pending[i:]
 	if len(s.pending) == 0 {
 		s.pending = nil
-		m.withPending--
+		m.dequeue(s)
 	}
+}
+
+// enqueue appends s, whose queue is becoming non-empty, to the list of queued sessions.
+func (m *Machine) enqueue(s *session) {
+	m.queueSeq++
+	s.queueSeq = m.queueSeq
+	m.linkQueued(s)
+}
+
+func (m *Machine) linkQueued(s *session) {
+	s.queuedPrev, s.queuedNext = m.queuedTail, nil
+	if m.queuedTail != nil {
+		m.queuedTail.queuedNext = s
+	} else {
+		m.queuedHead = s
+	}
+	m.queuedTail = s
+}
+
+func (m *Machine) dequeue(s *session) {
+	if s.queuedPrev != nil {
+		s.queuedPrev.queuedNext = s.queuedNext
+	} else {
+		m.queuedHead = s.queuedNext
+	}
+	if s.queuedNext != nil {
+		s.queuedNext.queuedPrev = s.queuedPrev
+	} else {
+		m.queuedTail = s.queuedPrev
+	}
+	s.queuedPrev, s.queuedNext, s.queueSeq = nil, nil, 0
 }
 
 // deadline is the log time after which s expires, grace aside.

@@ -29,6 +29,7 @@ func (m *Machine) AppendSnapshot(dst []byte) []byte {
 	b = binary.AppendVarint(b, m.graceUntil)
 	b = binary.AppendUvarint(b, m.term)
 	b = binary.AppendUvarint(b, m.createSeq)
+	b = binary.AppendUvarint(b, m.queueSeq)
 
 	// Capability sets in order of first use along the activity list, so the table is a
 	// function of the session list alone (never of map order).
@@ -58,6 +59,7 @@ func (m *Machine) AppendSnapshot(dst []byte) []byte {
 		b = binary.AppendVarint(b, s.lastActivity)
 		b = binary.AppendUvarint(b, s.floor)
 		b = binary.AppendUvarint(b, s.nextSeq)
+		b = binary.AppendUvarint(b, s.queueSeq)
 		b = binary.AppendUvarint(b, uint64(len(s.cache)))
 		for _, c := range s.cache {
 			b = binary.AppendUvarint(b, c.id)
@@ -127,7 +129,8 @@ func (m *Machine) Restore(b []byte) error {
 		return fmt.Errorf("session: restoring the application: %w", err)
 	}
 	m.sessions, m.head, m.tail, m.capsets, m.groups = n.sessions, n.head, n.tail, n.capsets, n.groups
-	m.now, m.graceUntil, m.term, m.lastIndex, m.createSeq, m.withPending = n.now, n.graceUntil, n.term, n.lastIndex, n.createSeq, n.withPending
+	m.queuedHead, m.queuedTail = n.queuedHead, n.queuedTail
+	m.now, m.graceUntil, m.term, m.lastIndex, m.createSeq, m.queueSeq = n.now, n.graceUntil, n.term, n.lastIndex, n.createSeq, n.queueSeq
 	return nil
 }
 
@@ -137,6 +140,7 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 	n.graceUntil = r.varint()
 	n.term = r.uvarint()
 	n.createSeq = r.uvarint()
+	n.queueSeq = r.uvarint()
 
 	sets := make([][]Capability, r.count(1))
 	for i := range sets {
@@ -154,8 +158,10 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 	}
 	firstUnused := uint64(0)
 
-	count := r.count(9)
+	count := r.count(10)
 	all := make([]*session, 0, count)
+	var queued []*session
+	n.sessions = make(map[string]*session, count)
 	for range count {
 		s := &session{id: r.string()}
 		ci := r.uvarint()
@@ -164,6 +170,7 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 		s.lastActivity = r.varint()
 		s.floor = r.uvarint()
 		s.nextSeq = r.uvarint()
+		s.queueSeq = r.uvarint()
 		if r.err != nil {
 			return nil, r.err
 		}
@@ -235,7 +242,13 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 					r.fail("session %q: server request seqs out of order", s.id)
 				}
 			}
-			n.withPending++
+		}
+		if (s.queueSeq == 0) != (len(s.pending) == 0) || s.queueSeq > n.queueSeq {
+			r.fail("session %q: queue number %d", s.id, s.queueSeq)
+			return nil, r.err
+		}
+		if s.queueSeq != 0 {
+			queued = append(queued, s)
 		}
 		if r.err != nil {
 			return nil, r.err
@@ -253,6 +266,15 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 			return nil, r.err
 		}
 		n.join(s)
+	}
+
+	slices.SortFunc(queued, func(x, y *session) int { return cmp.Compare(x.queueSeq, y.queueSeq) })
+	for i, s := range queued {
+		if i > 0 && queued[i-1].queueSeq == s.queueSeq {
+			r.fail("duplicate queue number %d", s.queueSeq)
+			return nil, r.err
+		}
+		n.linkQueued(s)
 	}
 
 	cursors := r.count(3)
