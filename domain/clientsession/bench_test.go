@@ -33,7 +33,7 @@ func BenchmarkCommandRoundTrip(b *testing.B) {
 // BenchmarkReconnectResend1000: a reconnection that re-sends 1000 pending commands.
 func BenchmarkReconnectResend1000(b *testing.B) {
 	cfg := baseConfig()
-	cfg.KeepAliveTimeout = 1 << 40
+	cfg.KeepAliveTimeout = 1 << 39
 	e := connected(b, cfg)
 	for h := 1; h <= 1000; h++ {
 		if _, err := e.Step(1, clientsession.Submit{Handle: clientsession.Handle(h), Payload: make([]byte, 64)}); err != nil {

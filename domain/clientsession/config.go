@@ -51,6 +51,9 @@ type Config struct {
 	Seed uint64
 }
 
+// maxDuration (about 35 years) keeps now + duration far from overflowing.
+const maxDuration = 1 << 40
+
 func (c Config) withDefaults() Config {
 	def := func(v *int64, d int64) {
 		if *v == 0 {
@@ -109,6 +112,11 @@ func (c Config) Validate() error {
 	probe := &protocol.CreateSession{Capabilities: c.createCaps(), Nonce: 1}
 	if _, err := protocol.AppendClientMessage(nil, probe); err != nil {
 		return bad("capabilities: %v", err)
+	}
+	for _, d := range []int64{c.KeepAliveInterval, c.KeepAliveTimeout, c.ConnectTimeout, c.ResendInterval, c.BackoffBase, c.BackoffMax} {
+		if d > maxDuration {
+			return bad("duration %d ms above the limit %d", d, int64(maxDuration))
+		}
 	}
 	switch {
 	case c.KeepAliveInterval < 0, c.ConnectTimeout < 0, c.BackoffBase < 0, c.BackoffMax < 0:

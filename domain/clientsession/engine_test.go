@@ -37,6 +37,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative connect timeout", func(c *clientsession.Config) { c.ConnectTimeout = -1 }, false},
 		{"backoff max below base", func(c *clientsession.Config) { c.BackoffBase, c.BackoffMax = 500, 100 }, false},
 		{"negative bound", func(c *clientsession.Config) { c.MaxPending = -1 }, false},
+		{"huge duration", func(c *clientsession.Config) { c.ConnectTimeout = 1 << 62 }, false},
 		{"resend disabled", func(c *clientsession.Config) { c.ResendInterval = -1 }, true},
 	}
 	for _, tc := range cases {

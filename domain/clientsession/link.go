@@ -1,6 +1,10 @@
 package clientsession
 
-import "github.com/zraft/zraft/protocol"
+import (
+	"fmt"
+
+	"github.com/zraft/zraft/protocol"
+)
 
 type phase uint8
 
@@ -81,13 +85,15 @@ func (e *Engine) member(id protocol.MemberID) (int, bool) {
 }
 
 // mergeMembers adds or updates the members a server announced in an extension block.
+// Entries past MaxMembers or without id or endpoint are reported in one Ignored output.
 func (e *Engine) mergeMembers(ext *protocol.Extensions) {
 	if ext == nil {
 		return
 	}
+	refused := 0
 	for _, m := range ext.Members {
 		if m.ID == "" || m.Endpoint == "" {
-			e.ignore("members entry", "empty id or endpoint")
+			refused++
 			continue
 		}
 		if i, ok := e.member(m.ID); ok {
@@ -95,10 +101,13 @@ func (e *Engine) mergeMembers(ext *protocol.Extensions) {
 			continue
 		}
 		if len(e.link.members) >= e.cfg.MaxMembers {
-			e.ignore("members entry "+string(m.ID), "member list full (MaxMembers)")
+			refused++
 			continue
 		}
 		e.link.members = append(e.link.members, m)
+	}
+	if refused > 0 {
+		e.ignore(fmt.Sprintf("%d members entries", refused), "empty, or past MaxMembers")
 	}
 }
 
