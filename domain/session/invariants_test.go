@@ -36,8 +36,10 @@ func (m *Machine) checkInvariants() error {
 		if len(s.cache) > m.cfg.MaxCachedResponses {
 			return fmt.Errorf("session %q: %d cached responses exceed the bound", s.id, len(s.cache))
 		}
-		if s.cache != nil && len(s.cache) == 0 || s.pending != nil && len(s.pending) == 0 {
-			return fmt.Errorf("session %q: empty but allocated cache or queue", s.id)
+		// An emptied cache keeps its capacity on purpose (the next request reuses it); an
+		// emptied queue is released.
+		if s.pending != nil && len(s.pending) == 0 {
+			return fmt.Errorf("session %q: empty but allocated queue", s.id)
 		}
 		for i, c := range s.cache {
 			if c.id < s.floor || i > 0 && c.id <= s.cache[i-1].id {
