@@ -1,0 +1,170 @@
+package client
+
+import (
+	"context"
+
+	"github.com/zraft/zraft/adapters/zmtp"
+	"github.com/zraft/zraft/domain/clientsession"
+	"github.com/zraft/zraft/protocol"
+)
+
+// conn is one connection the engine asked for: its own ZeroMQ CLIENT socket, and a pump
+// goroutine that forwards the socket's events to the owner, tagged with the connection.
+// A socket per connection keeps the engine's numbering exact: events of an old
+// connection can never be mistaken for the new one's.
+type conn struct {
+	id     clientsession.ConnID
+	member protocol.MemberID
+	zc     *zmtp.Client
+	cancel context.CancelFunc
+	up     bool
+}
+
+type connEvent struct {
+	id clientsession.ConnID
+	ev zmtp.Event
+}
+
+func (l *loop) connect(o clientsession.Connect) {
+	zc, err := zmtp.NewClient(
+		zmtp.WithLogger(l.c.opts.logger),
+		zmtp.WithSendQueue(defaultTransportSendQueue),
+		zmtp.WithDialTimeout(l.c.opts.connectTimeout),
+		zmtp.WithHandshakeTimeout(max(l.c.opts.connectTimeout, defaultTransportHandshakeTO)),
+	)
+	if err == nil {
+		err = zc.Connect(o.Endpoint)
+		if err != nil {
+			_ = zc.Close()
+		}
+	}
+	if err != nil {
+		// A bad endpoint: tell the engine the connection failed, so it tries the next
+		// member; it answers with Disconnect, for which there is nothing to do.
+		l.c.opts.logger.Warn("client: cannot connect", "member", o.Member, "endpoint", o.Endpoint, "err", err)
+		_ = l.step(clientsession.ConnectionDown{Conn: o.Conn})
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{id: o.Conn, member: o.Member, zc: zc, cancel: cancel}
+	l.conns[o.Conn] = c
+	l.pumps.Add(1)
+	go func() {
+		defer l.pumps.Done()
+		for {
+			ev, err := zc.Recv(ctx)
+			if err != nil {
+				return
+			}
+			select {
+			case l.inbox <- connEvent{id: c.id, ev: ev}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+func (l *loop) disconnect(id clientsession.ConnID) {
+	c, ok := l.conns[id]
+	if !ok {
+		return
+	}
+	if l.closing && l.closeSent[id] {
+		l.linger(c)
+	}
+	delete(l.conns, id)
+	c.cancel()
+	_ = c.zc.Close()
+}
+
+func (l *loop) sendOn(id clientsession.ConnID, b []byte) {
+	c, ok := l.conns[id]
+	if !ok {
+		return
+	}
+	if l.closing {
+		l.closeSent[id] = true
+	}
+	// Send waits only while the socket's queue is full, which its writer drains.
+	if err := c.zc.Send(context.Background(), b); err != nil {
+		// The connection is going down: its EventDown follows, and the engine re-sends
+		// everything pending on the next connection.
+		l.c.opts.logger.Debug("client: send failed", "member", c.member, "err", err)
+	}
+}
+
+// connEvent feeds one socket event to the engine, deferring server requests while the
+// application is behind on ServerRequests (see loop.backlog).
+func (l *loop) connEvent(ce connEvent) {
+	c, ok := l.conns[ce.id]
+	if !ok {
+		return // a connection already released; its late events mean nothing
+	}
+	switch ce.ev.Kind {
+	case zmtp.EventUp:
+		if c.up {
+			return // the socket reconnected on its own; the engine already has this one
+		}
+		c.up = true
+		_ = l.step(clientsession.ConnectionUp{Conn: c.id, Nonce: nonce()})
+	case zmtp.EventDown:
+		_ = l.step(clientsession.ConnectionDown{Conn: c.id})
+	case zmtp.EventMessage:
+		if len(l.backlog) > 0 && l.defer_(ce.ev.Data) {
+			return
+		}
+		_ = l.step(clientsession.Received{Conn: c.id, Bytes: ce.ev.Data})
+	}
+}
+
+// defer_ reports whether b is a new server request that must wait because the
+// application has not read the earlier ones. Re-sent ones (id ≤ last) still go to the
+// engine, which re-acknowledges them.
+func (l *loop) defer_(b []byte) bool {
+	if len(b) < 7 || protocol.ServerCode(b[6]) != protocol.CodeServerRequest {
+		return false
+	}
+	m, err := protocol.DecodeServerMessage(b)
+	if err != nil {
+		return false // the engine reports it
+	}
+	sr := m.(*protocol.ServerRequest)
+	if sr.RequestID <= l.eng.Status().LastServerRequest {
+		return false
+	}
+	l.deferred++
+	l.c.opts.logger.Debug("client: server request deferred: the application is not reading ServerRequests",
+		"id", sr.RequestID, "deferred", l.deferred)
+	return true
+}
+
+// linger waits, before a connection carrying a CloseSession is closed, until the member
+// has read it: the socket has no flush, so the client sends a KeepAlive after it and
+// waits for any answer, which the member sends only after reading what came before.
+// Bounded by the close linger and Close's context.
+func (l *loop) linger(c *conn) {
+	if !c.up || l.c.opts.linger == 0 {
+		return
+	}
+	probe, err := protocol.AppendClientMessage(nil, &protocol.KeepAlive{Timestamp: protocol.Timestamp(now())})
+	if err != nil {
+		return
+	}
+	if c.zc.Send(context.Background(), probe) != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(l.closeCtx, l.c.opts.linger)
+	defer cancel()
+	for {
+		select {
+		case ce := <-l.inbox:
+			if ce.id == c.id && (ce.ev.Kind == zmtp.EventMessage || ce.ev.Kind == zmtp.EventDown) {
+				return
+			}
+		case <-ctx.Done():
+			l.c.opts.logger.Debug("client: close linger ended without an answer", "member", c.member, "err", ctx.Err())
+			return
+		}
+	}
+}
