@@ -47,6 +47,7 @@ func (g *Gateway) outcome(cmd session.Command, o session.Outcome) {
 			return // not ours, or already answered: a duplicate is answered once
 		}
 		delete(g.requests, key)
+		g.settled(cmd.Session)
 		c := g.owner(cmd.Session)
 		if c == nil {
 			g.stats.Unrouted++
@@ -174,6 +175,7 @@ func (g *Gateway) readDone(id uint64, o session.Outcome) {
 		return // answered already, or dropped on step-down
 	}
 	delete(g.reads, id)
+	g.settled(r.session)
 	c := g.owner(r.session)
 	if c == nil {
 		g.stats.Unrouted++

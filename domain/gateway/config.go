@@ -37,6 +37,7 @@ type SessionView interface {
 const (
 	DefaultFlushInterval      int64 = 1_000
 	DefaultRedeliveryInterval int64 = 1_000
+	DefaultMaxInFlight              = 1024
 )
 
 // Config configures a Gateway.
@@ -54,18 +55,26 @@ type Config struct {
 	// DisableExtensions turns off zraft's extension blocks: every reply is then a plain
 	// protocol v1 message, whatever the client declared.
 	DisableExtensions bool
+	// MaxInFlight bounds the client requests and queries of one session that wait for
+	// the log or a read. Past it a request of a client that negotiated extensions gets
+	// RequestError(Overloaded); otherwise (v1 has no such answer, and queries have none)
+	// the connection is closed, and the client re-sends after it continues. Default 1024.
+	MaxInFlight int
 	// MaxMessageSize bounds the client messages accepted; zero means
 	// protocol.DefaultMaxMessageSize.
 	MaxMessageSize int
 }
 
-// WithDefaults returns c with zero intervals set to their defaults.
+// WithDefaults returns c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
 	if c.FlushInterval == 0 {
 		c.FlushInterval = DefaultFlushInterval
 	}
 	if c.RedeliveryInterval == 0 {
 		c.RedeliveryInterval = DefaultRedeliveryInterval
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 	return c
 }
@@ -79,6 +88,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: FlushInterval %d must be positive", ErrInvalidConfig, c.FlushInterval)
 	case c.RedeliveryInterval <= 0:
 		return fmt.Errorf("%w: RedeliveryInterval %d must be positive", ErrInvalidConfig, c.RedeliveryInterval)
+	case c.MaxInFlight < 0:
+		return fmt.Errorf("%w: MaxInFlight %d must not be negative", ErrInvalidConfig, c.MaxInFlight)
 	case c.MaxMessageSize < 0:
 		return fmt.Errorf("%w: MaxMessageSize %d must not be negative", ErrInvalidConfig, c.MaxMessageSize)
 	}
@@ -96,6 +107,9 @@ type Stats struct {
 	// Unrouted counts replies and server requests with no connection to go to (the client
 	// gets them by retrying or continuing its session).
 	Unrouted uint64
+	// Overloaded counts requests and queries refused because their session had
+	// MaxInFlight of them in flight.
+	Overloaded uint64
 	// ProposalsFailed and ReadsFailed count ProposalFailed and ReadFailed inputs.
 	ProposalsFailed uint64
 	ReadsFailed     uint64

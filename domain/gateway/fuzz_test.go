@@ -22,7 +22,7 @@ func FuzzGateway(f *testing.F) {
 	f.Add([]byte{8, 3, 0, 0, 0, 0, 0, 1, 4, 1, 0, 0, 8, 4, 0, 3, 6, 6, 0, 2, 1, 0, 2, 7, 1})
 	f.Add([]byte{1, 2, 5, 0x7a, 0x72, 0x61, 0x66, 0x74, 8, 1, 2, 0, 3, 3, 10, 0, 2})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		h, err := newHarness(Config{FlushInterval: 100, RedeliveryInterval: 150}, session.Config{SessionTimeout: 2_000,
+		h, err := newHarness(Config{FlushInterval: 100, RedeliveryInterval: 150, MaxInFlight: 3}, session.Config{SessionTimeout: 2_000,
 			LeaderGrace: 500, RedeliveryBase: 100, MaxPendingRequests: 4, MaxCachedResponses: 4}, func(string, ...any) {})
 		if err != nil {
 			t.Fatal(err)

@@ -31,6 +31,7 @@ type Gateway struct {
 	requests  map[requestKey]struct{}
 	closes    map[string]struct{} // sessions whose CloseSession is in flight
 	reads     map[uint64]*pendingRead
+	inflight  map[string]int // requests and reads in flight per session
 	nextRead  uint64
 
 	touched        map[string]struct{} // sessions with activity since the last flush
@@ -95,6 +96,7 @@ func (g *Gateway) resetLeaderState() {
 	g.requests = make(map[requestKey]struct{})
 	g.closes = make(map[string]struct{})
 	g.reads = make(map[uint64]*pendingRead)
+	g.inflight = make(map[string]int)
 	g.touched = make(map[string]struct{})
 	g.acks = make(map[string]uint64)
 	g.retry, g.retryReads = nil, nil
@@ -298,6 +300,33 @@ func (g *Gateway) bind(c *conn, session string, ext uint8) {
 	g.release(c)
 	c.session, c.ext = session, ext
 	g.owners[session] = c.id
+}
+
+// admit counts a new request or read of session, or refuses it when the session already
+// has MaxInFlight of them: the client is told (RequestError(Overloaded) where it
+// negotiated extensions) or, when v1 has no way to say it, its connection is closed, so
+// that nothing is dropped silently and a flooding client cannot grow the leader's memory.
+func (g *Gateway) admit(c *conn, request protocol.RequestID, isRequest bool) bool {
+	if g.inflight[c.session] < g.cfg.MaxInFlight {
+		g.inflight[c.session]++
+		return true
+	}
+	g.stats.Overloaded++
+	if isRequest && c.ext > 0 {
+		g.send(c, &protocol.RequestError{RequestID: request, Reason: protocol.ErrorOverloaded})
+		return false
+	}
+	g.closeConn(c, CloseOverloaded)
+	return false
+}
+
+// settled counts down a request or read of session that got its outcome.
+func (g *Gateway) settled(session string) {
+	if n := g.inflight[session]; n > 1 {
+		g.inflight[session] = n - 1
+	} else {
+		delete(g.inflight, session)
+	}
 }
 
 // owner returns the live connection owning session, or nil.

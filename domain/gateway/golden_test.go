@@ -22,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite the expected output of the gold
 // decoded again and printed), Close, Propose and Read, in order. With -update
 // (go test ./gateway -update) the expected lines are regenerated: review the diff.
 //
-//	config [flush=MS] [redelivery=MS] [timeout=MS] [base=MS] [noext]   (first line)
+//	config [flush=MS] [redelivery=MS] [inflight=N] [timeout=MS] [base=MS] [noext]   (first line)
 //	leader TERM ID [ID=ENDPOINT ...]        LeadershipChanged, leading
 //	follower LEADER|- [ID=ENDPOINT ...]     LeadershipChanged, following
 //	at T | tick T                           set the time (tick also calls Tick)
@@ -121,6 +121,8 @@ func (s *script) config(args string) error {
 			cfg.RedeliveryInterval = n
 		case "timeout":
 			scfg.SessionTimeout = n
+		case "inflight":
+			cfg.MaxInFlight = int(n)
 		case "base":
 			scfg.RedeliveryBase = n
 		default:
@@ -245,8 +247,8 @@ func (s *script) run(line string) error {
 		return h.serveReads(false)
 	case "stats":
 		st := h.g.Stats()
-		s.emit("stats malformed=%d ignored=%d unrouted=%d proposals-failed=%d reads-failed=%d", st.Malformed, st.Ignored,
-			st.Unrouted, st.ProposalsFailed, st.ReadsFailed)
+		s.emit("stats malformed=%d ignored=%d unrouted=%d overloaded=%d proposals-failed=%d reads-failed=%d", st.Malformed,
+			st.Ignored, st.Unrouted, st.Overloaded, st.ProposalsFailed, st.ReadsFailed)
 		s.emit("  connections=%d sessions=%d creations=%d requests=%d reads=%d", st.Connections, st.Sessions,
 			st.Creations, st.Requests, st.Reads)
 		return nil

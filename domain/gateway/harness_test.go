@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,6 +115,12 @@ func (h *harness) check() error {
 		if c.closing {
 			return fmt.Errorf("invariant: session %s owned by closing connection %d", s, rid)
 		}
+		if got, ok := g.Owner(s); !ok || got != rid {
+			return fmt.Errorf("invariant: Owner(%s) = %d, %v; want %d", s, got, ok, rid)
+		}
+		if got, ok := g.SessionOf(rid); !ok || got != s {
+			return fmt.Errorf("invariant: SessionOf(%d) = %q, %v; want %s", rid, got, ok, s)
+		}
 	}
 	for rid, c := range g.conns {
 		if c.id != rid {
@@ -131,6 +138,16 @@ func (h *harness) check() error {
 		if c.closing != h.closed[rid] {
 			return fmt.Errorf("invariant: connection %d closing=%v, harness says %v", rid, c.closing, h.closed[rid])
 		}
+	}
+	counts := map[string]int{}
+	for k := range g.requests {
+		counts[k.session]++
+	}
+	for _, r := range g.reads {
+		counts[r.session]++
+	}
+	if !maps.Equal(counts, g.inflight) {
+		return fmt.Errorf("invariant: in flight per session %v, counted %v", g.inflight, counts)
 	}
 	if !g.leader && (len(g.owners) > 0 || len(g.creations) > 0 || len(g.requests) > 0 || len(g.reads) > 0 || len(g.retry) > 0) {
 		return errors.New("invariant: leader-local state kept while not leading")

@@ -141,10 +141,13 @@ const (
 	CloseReplaced
 	// ClosePeerClosed: the peer sent ConnectionClosed.
 	ClosePeerClosed
+	// CloseOverloaded: the session has Config.MaxInFlight requests and reads in flight
+	// and the client cannot be told otherwise (see Config.MaxInFlight).
+	CloseOverloaded
 )
 
 var closeReasonNames = [...]string{CloseMalformed: "malformed", CloseNotLeader: "not-leader", CloseNoSession: "no-session",
-	CloseSessionNotFound: "session-not-found", CloseReplaced: "replaced", ClosePeerClosed: "peer-closed"}
+	CloseSessionNotFound: "session-not-found", CloseReplaced: "replaced", ClosePeerClosed: "peer-closed", CloseOverloaded: "overloaded"}
 
 // String names the reason.
 func (r CloseReason) String() string {

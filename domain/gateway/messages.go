@@ -150,6 +150,9 @@ func (g *Gateway) sessionMessage(c *conn, m protocol.ClientMessage) {
 		if _, inFlight := g.requests[key]; inFlight {
 			return // its outcome goes to whichever connection owns the session then
 		}
+		if !g.admit(c, m.RequestID, true) {
+			return
+		}
 		g.requests[key] = struct{}{}
 		g.propose(session.ClientRequest{At: g.now, Session: s, RequestID: key.id,
 			LowestPending: uint64(m.LowestPendingRequestID), Payload: m.Payload})
@@ -160,6 +163,9 @@ func (g *Gateway) sessionMessage(c *conn, m protocol.ClientMessage) {
 		}
 	case *protocol.Query:
 		g.touched[s] = struct{}{}
+		if !g.admit(c, 0, false) {
+			return
+		}
 		level := protocol.ConsistencyLinearizable
 		if c.ext > 0 && m.Ext != nil && m.Ext.Consistency.Known() {
 			level = m.Ext.Consistency
