@@ -74,6 +74,9 @@ func TestApplyMisuse(t *testing.T) {
 	if _, err := m.Apply(6, session.Batch{Commands: []session.Command{session.Batch{}}}); !errors.Is(err, session.ErrInvalidCommand) {
 		t.Fatalf("nested batch: %v", err)
 	}
+	if _, err := m.Apply(6, &session.Touch{At: 1}); !errors.Is(err, session.ErrInvalidCommand) {
+		t.Fatalf("pointer command: %v", err)
+	}
 	if _, err := m.Apply(6, nil); !errors.Is(err, session.ErrInvalidCommand) {
 		t.Fatalf("nil: %v", err)
 	}

@@ -73,7 +73,7 @@ func TestCommandRoundTrip(t *testing.T) {
 			t.Fatalf("round trip:\n in  %#v\n out %#v", c, got)
 		}
 	}
-	for _, bad := range []session.Command{nil, session.Batch{}, session.Batch{Commands: []session.Command{session.Batch{Commands: []session.Command{session.Redelivery{}}}}}, session.Batch{Commands: []session.Command{nil}}} {
+	for _, bad := range []session.Command{nil, session.Batch{}, session.Batch{Commands: []session.Command{session.Batch{Commands: []session.Command{session.Redelivery{}}}}}, session.Batch{Commands: []session.Command{nil}}, &session.Touch{}, session.Batch{Commands: []session.Command{&session.Redelivery{}}}} {
 		if _, err := session.EncodeCommand(nil, bad); !errors.Is(err, session.ErrInvalidCommand) {
 			t.Errorf("EncodeCommand(%#v) = %v, want ErrInvalidCommand", bad, err)
 		}

@@ -104,24 +104,32 @@ func (m *Machine) Apply(index uint64, cmd Command) (Result, error) {
 	return out, nil
 }
 
+// validate admits the command value types of this package (not pointers to them, which
+// also satisfy Command) and one level of Batch.
 func validate(cmd Command) error {
-	switch c := cmd.(type) {
-	case nil:
-		return fmt.Errorf("%w: nil", ErrInvalidCommand)
-	case Batch:
-		if len(c.Commands) == 0 {
+	if b, ok := cmd.(Batch); ok {
+		if len(b.Commands) == 0 {
 			return fmt.Errorf("%w: empty batch", ErrInvalidCommand)
 		}
-		for _, e := range c.Commands {
-			switch e.(type) {
-			case nil:
-				return fmt.Errorf("%w: nil in batch", ErrInvalidCommand)
-			case Batch:
-				return fmt.Errorf("%w: nested batch", ErrInvalidCommand)
+		for _, e := range b.Commands {
+			if !isSingle(e) {
+				return fmt.Errorf("%w: %T in a batch", ErrInvalidCommand, e)
 			}
 		}
+		return nil
+	}
+	if !isSingle(cmd) {
+		return fmt.Errorf("%w: %T", ErrInvalidCommand, cmd)
 	}
 	return nil
+}
+
+func isSingle(cmd Command) bool {
+	switch cmd.(type) {
+	case CreateSession, ClientRequest, Touch, Acks, CloseSession, LeaderStarted, Redelivery, Internal:
+		return true
+	}
+	return false
 }
 
 func (m *Machine) applyOne(cmd Command, res *Result) Outcome {
@@ -191,11 +199,14 @@ func (m *Machine) expire(res *Result) {
 	if m.now <= m.graceUntil {
 		return
 	}
+	first := len(res.Expired)
 	for m.head != nil && m.deadline(m.head) < m.now {
-		s := m.head
-		id := s.id
-		m.remove(s)
-		res.Expired = append(res.Expired, id)
+		res.Expired = append(res.Expired, m.head.id)
+		m.remove(m.head)
+	}
+	// The hooks run once all of them are gone, so that none sends work to a session
+	// that is expiring in the same step.
+	for _, id := range res.Expired[first:] {
 		m.app.SessionEnded(&m.env, id, Expired)
 	}
 }

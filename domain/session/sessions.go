@@ -283,6 +283,10 @@ func (s *session) raiseFloor(k uint64) {
 	n := copy(s.cache, s.cache[i:])
 	clear(s.cache[n:])
 	s.cache = s.cache[:n]
+	if c := cap(s.cache); c > 8 && n*4 < c {
+		// A burst of outstanding requests is over: give the large array back.
+		s.cache = append([]cachedResponse(nil), s.cache...)
+	}
 }
 
 // ack drops the pending server requests with seq ≤ upTo.
