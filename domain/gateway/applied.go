@@ -13,14 +13,14 @@ func (g *Gateway) applied(cmd session.Command, res session.Result) {
 	if !g.leader {
 		return
 	}
-	cmds := []session.Command{cmd}
 	if b, ok := cmd.(session.Batch); ok {
-		cmds = b.Commands
-	}
-	for i, o := range res.Outcomes {
-		if i < len(cmds) {
-			g.outcome(cmds[i], o)
+		for i, o := range res.Outcomes {
+			if i < len(b.Commands) {
+				g.outcome(b.Commands[i], o)
+			}
 		}
+	} else if len(res.Outcomes) > 0 {
+		g.outcome(cmd, res.Outcomes[0])
 	}
 	for _, r := range res.ServerRequests {
 		if c := g.owner(r.Session); c != nil {
