@@ -339,3 +339,12 @@ func TestParseEndpoints(t *testing.T) {
 		}
 	}
 }
+
+func TestDialRefusedSession(t *testing.T) {
+	checkLeaks(t)
+	cl := startCluster(t, testserver.Config{Members: 1, RejectSessions: true})
+	c, err := Dial(ctxT(t), cl.Endpoints(), testOptions()...)
+	if !errors.Is(err, ErrInvalidCapabilities) || c != nil {
+		t.Fatalf("Dial = %v, %v", c, err)
+	}
+}

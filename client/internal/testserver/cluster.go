@@ -28,6 +28,9 @@ type Config struct {
 	MaxCachedResponses int
 	// App is the application (default: a key-value store, see NewKV).
 	App App
+	// RejectSessions makes the leader refuse every CreateSession with
+	// InvalidCapabilities, as an application that refuses the client would.
+	RejectSessions bool
 }
 
 // App is the application the cluster applies commands to. It is called with the

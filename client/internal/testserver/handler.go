@@ -34,6 +34,10 @@ func (m *Member) handle(owned map[zmtp.RoutingID]string, rid zmtp.RoutingID, dat
 				Leader: hint, HasLeader: hint != "", Ext: c.membersExt(ext)})
 			return
 		}
+		if c.cfg.RejectSessions {
+			m.send(rid, &protocol.SessionRejected{Reason: protocol.RejectInvalidCapabilities, Nonce: msg.Nonce})
+			return
+		}
 		s := &session{id: newSessionID(), ext: ext, lastSeen: time.Now(), responses: map[protocol.RequestID][]byte{}}
 		c.sessions[s.id] = s
 		m.own(owned, rid, s)
