@@ -146,7 +146,7 @@ func TestInteropLibzmqServer(t *testing.T) {
 	ctx := testCtx(t)
 	a := startPeerServer(t, bin, true)
 	b := startPeerServer(t, bin, false)
-	c := newClient(t, a.endpoint, WithHeartbeat(200*time.Millisecond, time.Second, 3*time.Second))
+	c := newClient(t, a.endpoint, WithHeartbeat(250*time.Millisecond, 2*time.Second, 3*time.Second))
 	if ev := waitKind(t, ctx, c.Recv, EventUp); ev.Endpoint != a.endpoint {
 		t.Fatalf("up on %q", ev.Endpoint)
 	}
@@ -155,8 +155,8 @@ func TestInteropLibzmqServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Idle for 3 heartbeat timeouts: a PONG-less peer would be timed out.
-	idle, cancel := context.WithTimeout(ctx, 3*time.Second)
+	// Idle for 2.5 heartbeat timeouts: a PONG-less peer would be timed out.
+	idle, cancel := context.WithTimeout(ctx, 5*time.Second)
 	ev, err := c.Recv(idle)
 	cancel()
 	if err == nil {

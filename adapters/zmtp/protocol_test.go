@@ -101,9 +101,9 @@ func TestServerClosesOnBadFrames(t *testing.T) {
 func TestServerHeartbeats(t *testing.T) {
 	checkLeaks(t)
 	ctx := testCtx(t)
-	s := listen(t, WithHeartbeat(100*time.Millisecond, time.Second, 5*time.Second))
+	s := listen(t, WithHeartbeat(100*time.Millisecond, 3*time.Second, 5*time.Second))
 	p, id := openedRaw(t, s)
-	ping := appendCommand(nil, cmdPing, []byte{0, 10, 'c', 't', 'x'})
+	ping := appendCommand(nil, cmdPing, []byte{0, 0, 'c', 't', 'x'}) // no TTL
 	if _, err := p.Write(ping); err != nil {
 		t.Fatal(err)
 	}
