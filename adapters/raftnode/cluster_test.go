@@ -45,6 +45,7 @@ func TestClusterElectsAndReplicates(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustGet(t, m, "k19", "19")
+		waitKnowsLeader(t, ctx, m, leader.ID)
 		if lid, ep := m.Node().Leader(); lid != leader.ID || ep != "tcp://"+leader.ID+".client:7001" {
 			t.Errorf("%s: leader hint %q %q", m.ID, lid, ep)
 		}

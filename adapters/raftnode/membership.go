@@ -58,3 +58,37 @@ func (n *Node) Leave(ctx context.Context) error {
 	n.dropLease()
 	return n.RemoveMember(ctx, n.cfg.MemberID)
 }
+
+// TransferLeadership hands leadership to the member id (empty: raft picks the most
+// up-to-date voter). This member must be the ready leader; it stops serving reads and
+// proposals at once, and the call returns when the transfer finished or failed.
+func (n *Node) TransferLeadership(ctx context.Context, id string) error {
+	if err := n.awaitReadyLeader(ctx); err != nil {
+		return err
+	}
+	term, _ := n.leaderTerm()
+	n.setReadyTerm(0)
+	n.publish()
+	defer func() {
+		// A failed transfer leaves us leader of the same term: serve again.
+		if n.raft.State() == raft.Leader && n.raft.CurrentTerm() == term {
+			n.setReadyTerm(term)
+			n.publish()
+		}
+	}()
+	var f raft.Future
+	if id == "" {
+		f = n.raft.LeadershipTransfer()
+	} else {
+		_, voters := n.fsm.memberView()
+		addr, ok := voters[id]
+		if !ok {
+			return fmt.Errorf("%w: %q is not a member", ErrInvalidConfig, id)
+		}
+		f = n.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))
+	}
+	if err := n.await(ctx, f); err != nil {
+		return fmt.Errorf("raftnode: leadership transfer: %w", err)
+	}
+	return nil
+}

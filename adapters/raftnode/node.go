@@ -144,11 +144,9 @@ func (n *Node) Bootstrap(ctx context.Context, members ...Member) error {
 // (bounded by ctx), then the node closes. The node is closed even if the transfer fails.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var terr error
-	if n.raft.State() == raft.Leader && n.otherVoters() > 0 {
-		n.dropLease()
-		if err := n.await(ctx, n.raft.LeadershipTransfer()); err != nil {
-			terr = fmt.Errorf("raftnode: leadership transfer: %w", err)
-			n.log.Warn("raftnode: leadership transfer before shutdown failed", "err", err)
+	if n.IsLeader() && n.otherVoters() > 0 {
+		if terr = n.TransferLeadership(ctx, ""); terr != nil {
+			n.log.Warn("raftnode: leadership transfer before shutdown failed", "err", terr)
 		}
 	}
 	return errors.Join(terr, n.Close())

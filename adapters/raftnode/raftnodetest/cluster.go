@@ -33,6 +33,7 @@ type Options struct {
 type Cluster struct {
 	t       testing.TB
 	opts    Options
+	base    string
 	Net     *Network
 	mu      sync.Mutex
 	members []*Member
@@ -51,12 +52,15 @@ type Member struct {
 // Node returns the running node (nil while killed).
 func (m *Member) Node() *raftnode.Node { return m.node }
 
-// FastConfig returns timeouts fit for tests on a loaded machine: elections in well
-// under a second, but no spurious ones from scheduling hiccups.
+// FastConfig sets timeouts fit for tests on a loaded machine under the race detector:
+// elections within a few seconds, but no spurious ones from scheduling hiccups (with
+// 300-800ms heartbeat timeouts, leaders lost their quorum for ~900ms under 32 concurrent
+// proposers with -race on 2 cores at load average 19).
 func FastConfig(c *raftnode.Config) {
-	c.HeartbeatTimeout = 300 * time.Millisecond
-	c.ElectionTimeout = 300 * time.Millisecond
-	c.LeaderLeaseTimeout = 250 * time.Millisecond
+	c.HeartbeatTimeout = 1500 * time.Millisecond
+	c.ElectionTimeout = 1500 * time.Millisecond
+	c.LeaderLeaseTimeout = 1200 * time.Millisecond
+	c.ReadLeaseTimeout = 700 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.SnapshotInterval = time.Hour // tests trigger snapshots explicitly or by threshold
 }
@@ -73,7 +77,9 @@ func New(t testing.TB, opts Options) *Cluster {
 			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		}
 	}
-	c := &Cluster{t: t, opts: opts, Net: NewNetwork()}
+	// TempDir before Cleanup(Close): cleanups run last-in first-out, and the members
+	// must be closed before their directories are removed.
+	c := &Cluster{t: t, opts: opts, Net: NewNetwork(), base: t.TempDir()}
 	t.Cleanup(c.Close)
 	for i := 0; i < opts.Members; i++ {
 		c.startNew()
@@ -101,7 +107,7 @@ func (c *Cluster) Members() []*Member {
 func (c *Cluster) startNew() *Member {
 	c.mu.Lock()
 	i := len(c.members)
-	m := &Member{ID: fmt.Sprintf("m%d", i+1), Dir: filepath.Join(c.t.TempDir(), fmt.Sprintf("m%d", i+1)), RaftAddr: "127.0.0.1:0"}
+	m := &Member{ID: fmt.Sprintf("m%d", i+1), Dir: filepath.Join(c.base, fmt.Sprintf("m%d", i+1)), RaftAddr: "127.0.0.1:0"}
 	c.members = append(c.members, m)
 	c.mu.Unlock()
 	c.start(m)
