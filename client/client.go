@@ -76,10 +76,10 @@ func DialMembers(ctx context.Context, members []Member, opts ...Option) (*Client
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = c.Close(cctx)
-		if reason != "" {
-			return nil, fmt.Errorf("client: dial: no session (last attempt: %s): %w", reason, ctx.Err())
+		if reason == "" {
+			reason = "no answer from " + members[0].ID + " at " + members[0].Endpoint
 		}
-		return nil, fmt.Errorf("client: dial: no session: %w", ctx.Err())
+		return nil, fmt.Errorf("client: dial: no session (last attempt: %s): %w", reason, ctx.Err())
 	}
 }
 

@@ -96,12 +96,13 @@ func Start(cfg Config) (*Cluster, error) {
 	c := &Cluster{cfg: cfg, sessions: map[string]*session{}, applied: map[string]map[protocol.RequestID]int{},
 		stop: make(chan struct{})}
 	for i := range cfg.Members {
-		m := &Member{c: c, idx: i, id: protocol.MemberID(fmt.Sprintf("node-%d", i+1))}
+		c.members = append(c.members, &Member{c: c, idx: i, id: protocol.MemberID(fmt.Sprintf("node-%d", i+1))})
+	}
+	for _, m := range c.members { // started once the list is complete: they read it
 		if err := m.start("tcp://127.0.0.1:0"); err != nil {
 			c.Close()
 			return nil, err
 		}
-		c.members = append(c.members, m)
 	}
 	c.wg.Add(1)
 	go c.ticker()
