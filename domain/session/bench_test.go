@@ -19,6 +19,27 @@ func (trivialApp) SessionEnded(*session.Env, string, session.EndReason)         
 func (trivialApp) AppendSnapshot(dst []byte) []byte                                { return dst }
 func (trivialApp) Restore([]byte) error                                            { return nil }
 
+// cpuMeter reports CPU time per operation (see processCPU), and applies per CPU second
+// when perSecond is set. Run with -cpu 1 so that it is the benchmark's own core.
+type cpuMeter struct{ start int64 }
+
+func startCPU(b *testing.B) cpuMeter {
+	b.ResetTimer()
+	return cpuMeter{processCPU()}
+}
+
+func (c cpuMeter) report(b *testing.B, perSecond string) {
+	end := processCPU()
+	if c.start < 0 || end < 0 || b.N == 0 {
+		return
+	}
+	perOp := float64(end-c.start) / float64(b.N)
+	b.ReportMetric(perOp, "cpu-ns/op")
+	if perSecond != "" && perOp > 0 {
+		b.ReportMetric(1e9/perOp, perSecond)
+	}
+}
+
 func uuidLike(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i) }
 
 // populated returns a machine with n live sessions (all with capability role=worker).
@@ -43,6 +64,7 @@ func BenchmarkApplyClientRequest(b *testing.B) {
 	payload := []byte("0123456789abcdef")
 	b.ReportAllocs()
 	n := 0
+	cpu := startCPU(b)
 	for b.Loop() {
 		s := n % len(ids)
 		id := uint64(n/len(ids) + 1)
@@ -53,7 +75,7 @@ func BenchmarkApplyClientRequest(b *testing.B) {
 		}
 		n++
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "applies/s")
+	cpu.report(b, "applies/cpu-s")
 }
 
 // BenchmarkApplyClientRequestDuplicate: retries answered from the response cache.
@@ -69,6 +91,7 @@ func BenchmarkApplyClientRequestDuplicate(b *testing.B) {
 	}
 	b.ReportAllocs()
 	n := 0
+	cpu := startCPU(b)
 	for b.Loop() {
 		index++
 		res, err := m.Apply(index, session.ClientRequest{At: 2000, Session: ids[n%len(ids)], RequestID: 1, LowestPending: 1, Payload: payload})
@@ -77,7 +100,7 @@ func BenchmarkApplyClientRequestDuplicate(b *testing.B) {
 		}
 		n++
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "applies/s")
+	cpu.report(b, "applies/cpu-s")
 }
 
 // BenchmarkApplyEntryClientRequest: the same as BenchmarkApplyClientRequest from encoded
@@ -89,6 +112,7 @@ func BenchmarkApplyEntryClientRequest(b *testing.B) {
 	var entry []byte
 	b.ReportAllocs()
 	n := 0
+	cpu := startCPU(b)
 	for b.Loop() {
 		id := uint64(n/len(ids) + 1)
 		entry, _ = session.EncodeCommand(entry[:0], session.ClientRequest{At: 2000, Session: ids[n%len(ids)], RequestID: id, LowestPending: id, Payload: payload})
@@ -98,7 +122,7 @@ func BenchmarkApplyEntryClientRequest(b *testing.B) {
 		}
 		n++
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "applies/s")
+	cpu.report(b, "applies/cpu-s")
 }
 
 func heapInUse() uint64 {
@@ -140,9 +164,11 @@ func BenchmarkSnapshot100k(b *testing.B) {
 	m, _ := populated(b, 100_000)
 	var buf []byte
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for b.Loop() {
 		buf = m.AppendSnapshot(buf[:0])
 	}
+	cpu.report(b, "")
 	b.ReportMetric(float64(len(buf)), "bytes")
 }
 
@@ -150,10 +176,12 @@ func BenchmarkRestore100k(b *testing.B) {
 	m, _ := populated(b, 100_000)
 	snap := m.AppendSnapshot(nil)
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for b.Loop() {
 		r := session.New(session.Config{SessionTimeout: 1 << 40}, trivialApp{})
 		if err := r.Restore(snap); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b, "")
 }

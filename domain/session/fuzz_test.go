@@ -172,7 +172,7 @@ func FuzzMachine(f *testing.F) {
 			if fmt.Sprint(ra) != fmt.Sprint(rb) {
 				t.Fatalf("step %d: machines disagree:\n %v\n %v", steps, ra, rb)
 			}
-			if err := a.CheckInvariants(); err != nil {
+			if err := errors.Join(a.CheckInvariants(), a.CheckExpired()); err != nil {
 				t.Fatalf("step %d (%#v): %v", steps, cmd, err)
 			}
 		}

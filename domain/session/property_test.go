@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -195,7 +196,7 @@ func runProperty(t *testing.T, seed uint64, steps int) {
 		if !reflect.DeepEqual(resA, resB) {
 			t.Fatalf("seed %d step %d: a restored machine diverged:\n a %+v\n b %+v", seed, step, resA, resB)
 		}
-		if err := a.CheckInvariants(); err != nil {
+		if err := errors.Join(a.CheckInvariants(), a.CheckExpired()); err != nil {
 			t.Fatalf("seed %d step %d: %v", seed, step, err)
 		}
 		var cmds []session.Command

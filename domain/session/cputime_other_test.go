@@ -1,0 +1,5 @@
+//go:build !unix
+
+package session_test
+
+func processCPU() int64 { return -1 }
