@@ -25,6 +25,7 @@ type config struct {
 	logger       *slog.Logger
 	cacheSize    int64
 	memTableSize uint64
+	fs           vfs.FS
 }
 
 // WithLogger sets the logger for the store and for Pebble's own messages
@@ -49,11 +50,18 @@ func WithMemTableSize(bytes uint64) Option {
 	return func(c *config) { c.memTableSize = bytes }
 }
 
+// withFS puts the store on another file system; tests use an in-memory one
+// that can simulate power loss.
+func withFS(fs vfs.FS) Option {
+	return func(c *config) { c.fs = fs }
+}
+
 func newConfig(opts []Option) config {
 	c := config{
 		logger:       slog.Default(),
 		cacheSize:    DefaultCacheSize,
 		memTableSize: DefaultMemTableSize,
+		fs:           vfs.Default,
 	}
 	for _, o := range opts {
 		o(&c)

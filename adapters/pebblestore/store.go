@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/raft"
 )
 
@@ -60,7 +59,7 @@ var (
 func Open(dir string, opts ...Option) (*Store, error) {
 	c := newConfig(opts)
 	s := &Store{log: c.logger.With("component", "pebblestore", "dir", dir), syncs: new(syncCounter)}
-	db, err := pebble.Open(dir, c.pebbleOptions(countingFS{FS: vfs.Default, n: s.syncs}))
+	db, err := pebble.Open(dir, c.pebbleOptions(countingFS{FS: c.fs, n: s.syncs}))
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
