@@ -25,7 +25,7 @@ type Config struct {
 	// DataDir holds the member's durable state (required unless Stores is set and does
 	// not need it): <DataDir>/raft (log and stable store), <DataDir>/snapshots.
 	DataDir string
-	// Stores opens the log, stable and snapshot stores. Default: DefaultStores (Pebble
+	// Stores opens the log, stable and snapshot stores. Default: PebbleStores (Pebble
 	// and raft.FileSnapshotStore under DataDir).
 	Stores StoreFactory
 
@@ -120,6 +120,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Stores == nil {
+		c.Stores = PebbleStores(c.SnapshotRetain, c.Logger)
 	}
 	if c.RaftLogLevel == 0 {
 		c.RaftLogLevel = slog.LevelWarn

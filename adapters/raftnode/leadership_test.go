@@ -95,7 +95,7 @@ func TestBecameLeaderAfterLeaderStartedIsApplied(t *testing.T) {
 
 func TestSlowSubscriberGetsLatestState(t *testing.T) {
 	checkNoLeaks(t)
-	c := raftnodetest.New(t, raftnodetest.Options{})
+	c := raftnodetest.New(t, raftnodetest.Options{InMemory: true})
 	ctx := ctxFor(t, 60*time.Second)
 	leader, err := c.WaitLeader(ctx)
 	if err != nil {

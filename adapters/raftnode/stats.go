@@ -15,6 +15,13 @@ type countingLogStore struct {
 	entries atomic.Uint64
 }
 
+// IsMonotonic implements raft.MonotonicLogStore by asking the wrapped store: hiding it
+// would change how raft compacts the log after a snapshot install.
+func (c *countingLogStore) IsMonotonic() bool {
+	m, ok := c.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
+
 // StoreLog implements raft.LogStore.
 func (c *countingLogStore) StoreLog(l *raft.Log) error {
 	c.calls.Add(1)

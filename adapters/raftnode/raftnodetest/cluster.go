@@ -20,9 +20,12 @@ import (
 type Options struct {
 	// Members is the number of founding members (default 3).
 	Members int
-	// Stores opens a member's stores under its data dir. Default: InmemStores, kept
-	// across Kill/Restart as a disk would be.
+	// Stores opens a member's stores under its data dir. Default: raftnode's (Pebble and
+	// file snapshots on disk under the member's data dir).
 	Stores func(dataDir string) (raftnode.Stores, error)
+	// InMemory keeps logs in raft's InmemStore instead (kept across Kill/Restart as a
+	// disk would be); snapshots still go to files.
+	InMemory bool
 	// Configure adjusts each member's config before it starts.
 	Configure func(c *raftnode.Config)
 	// Logger receives the members' logs; default: discarded unless testing.Verbose().
@@ -46,7 +49,7 @@ type Member struct {
 	RaftAddr string // fixed after the first start, so restarts keep it
 	KV       *KV
 	node     *raftnode.Node
-	stores   raftnode.Stores // reused across restarts when Options.Stores is nil
+	stores   raftnode.Stores // reused across restarts with Options.InMemory
 }
 
 // Node returns the running node (nil while killed).
@@ -139,7 +142,7 @@ func (c *Cluster) start(m *Member) {
 	}
 	FastConfig(&cfg)
 	cfg.Stores = c.opts.Stores
-	if cfg.Stores == nil {
+	if cfg.Stores == nil && c.opts.InMemory {
 		if m.stores.Log == nil {
 			s, err := InmemStores(m.Dir)
 			if err != nil {
