@@ -169,7 +169,7 @@ func FuzzMachine(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fmt.Sprint(ra) != fmt.Sprint(rb) {
+			if !reflect.DeepEqual(ra, rb) {
 				t.Fatalf("step %d: machines disagree:\n %v\n %v", steps, ra, rb)
 			}
 			if err := errors.Join(a.CheckInvariants(), a.CheckExpired()); err != nil {
@@ -275,6 +275,15 @@ func FuzzRestore(f *testing.F) {
 		_, _ = seed.Apply(seed.LastIndex()+1, c)
 	}
 	full := seed.AppendSnapshot(nil)
+	f.Add(full[:len(full)-4])
+	// A richer state: the property test's stream, with rotation cursors, queues, caches.
+	rich := session.New(cfg, newCounterApp())
+	gen := newStreamGen(7, 6)
+	for i := range 400 {
+		res, _ := rich.Apply(uint64(i+1), gen.next())
+		gen.observe(res)
+	}
+	full = rich.AppendSnapshot(nil)
 	f.Add(full[:len(full)-4])
 	f.Add([]byte("ZRSM\x01"))
 	f.Fuzz(func(t *testing.T, body []byte) {
