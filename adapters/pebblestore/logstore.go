@@ -106,8 +106,16 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 	return nil
 }
 
-// DeleteRange deletes the entries with indexes in [min, max], inclusive, with
-// one synced range deletion, and moves the cached bounds accordingly.
+// pointDeleteLimit is the most entries DeleteRange removes with point
+// deletions; larger ranges get one range deletion. Every range tombstone in
+// the memtable is re-fragmented by the next read (until a flush), so many
+// small range deletions make reads slow; raft's frequent small deletions
+// (conflicting suffixes) stay point deletions, its rare large ones (log
+// compaction, the whole log after a snapshot restore) cost one tombstone.
+const pointDeleteLimit = 1024
+
+// DeleteRange deletes the entries with indexes in [min, max], inclusive, in
+// one synced commit, and moves the cached bounds accordingly.
 func (s *Store) DeleteRange(min, max uint64) error {
 	if min > max {
 		return nil
@@ -119,14 +127,28 @@ func (s *Store) DeleteRange(min, max uint64) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 
-	if err := s.db.DeleteRange(logKey(min), logKeyEnd(max), pebble.Sync); err != nil {
+	old := s.bounds.Load()
+	if old.empty || max < old.first || min > old.last {
+		return nil // the bounds are exact: nothing is stored there
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if lo, hi := maxU(min, old.first), minU(max, old.last); hi-lo < pointDeleteLimit {
+		for i := lo; ; i++ {
+			if err := b.Delete(logKey(i), nil); err != nil {
+				return fmt.Errorf("pebblestore: delete log %d: %w", i, err)
+			}
+			if i == hi {
+				break
+			}
+		}
+	} else if err := b.DeleteRange(logKey(min), logKeyEnd(max), nil); err != nil {
+		return fmt.Errorf("pebblestore: delete logs [%d, %d]: %w", min, max, err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("pebblestore: delete logs [%d, %d]: %w", min, max, err)
 	}
 	s.deletes.Add(1)
-	old := s.bounds.Load()
-	if old.empty || max < old.first || min > old.last {
-		return nil
-	}
 	nb := *old
 	switch {
 	case min <= old.first && max >= old.last:
@@ -163,3 +185,8 @@ func (s *Store) rescan(cause error) error {
 	}
 	return errors.Join(cause, err)
 }
+
+// minU and maxU are min and max under names that DeleteRange's parameters
+// (named as in raft.LogStore) do not shadow.
+func minU(a, b uint64) uint64 { return min(a, b) }
+func maxU(a, b uint64) uint64 { return max(a, b) }

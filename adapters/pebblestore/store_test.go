@@ -198,3 +198,27 @@ func TestCloseStopsGoroutines(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeDeleteRanges covers the range-deletion path of DeleteRange (ranges
+// of pointDeleteLimit entries or more); smaller tests cover point deletions.
+func TestLargeDeleteRanges(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	if err := s.StoreLogs(makeLogs(1, 5000, 1)); err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, s, []byte{prefixLog}, []byte("stable key equal to the log prefix"))
+	mustDelete(t, s, 1, 2000)           // compaction-sized: a range deletion
+	mustDelete(t, s, 2500, ^uint64(0)) // a large suffix: a range deletion
+	wantBounds(t, s, 2001, 2499)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, dir)
+	wantBounds(t, s, 2001, 2499)
+	wantMissing(t, s, 2000, 2000)
+	wantMissing(t, s, 2500, 2500)
+	wantLog(t, s, makeLogs(2001, 2001, 1)[0])
+	wantLog(t, s, makeLogs(2499, 2499, 1)[0])
+	wantValue(t, s, []byte{prefixLog}, []byte("stable key equal to the log prefix"))
+}
