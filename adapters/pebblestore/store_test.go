@@ -208,7 +208,7 @@ func TestLargeDeleteRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustSet(t, s, []byte{prefixLog}, []byte("stable key equal to the log prefix"))
-	mustDelete(t, s, 1, 2000)           // compaction-sized: a range deletion
+	mustDelete(t, s, 1, 2000)          // compaction-sized: a range deletion
 	mustDelete(t, s, 2500, ^uint64(0)) // a large suffix: a range deletion
 	wantBounds(t, s, 2001, 2499)
 	if err := s.Close(); err != nil {
