@@ -157,6 +157,7 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 		return nil, r.err
 	}
 	firstUnused := uint64(0)
+	interned := make([]*capSet, len(sets))
 
 	count := r.count(10)
 	all := make([]*session, 0, count)
@@ -197,12 +198,15 @@ func (n *Machine) decodeState(r *reader) ([]byte, error) {
 				r.fail("duplicate capability set")
 				return nil, r.err
 			}
+			interned[ci] = n.intern(sets[ci])
 			firstUnused++
 		} else if ci > firstUnused {
 			r.fail("capability set %d used before %d", ci, firstUnused)
 			return nil, r.err
+		} else {
+			interned[ci].refs++
 		}
-		s.caps = n.intern(sets[ci])
+		s.caps = interned[ci]
 		// Groups are joined below, in creation order.
 		n.sessions[s.id] = s
 		n.pushBack(s)
