@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/zraft/zraft/domain/clientsession"
 	"github.com/zraft/zraft/protocol"
 )
@@ -119,10 +121,10 @@ type Call struct {
 	// the owner goroutine once the call was handed over.
 	stop   func() bool
 	handle clientsession.Handle
-	start  time.Time
+	span   trace.Span // nil without a tracer
 }
 
-func newCall() *Call { return &Call{done: make(chan struct{}), start: time.Now()} }
+func newCall() *Call { return &Call{done: make(chan struct{})} }
 
 // Done is closed when the call is complete.
 func (c *Call) Done() <-chan struct{} { return c.done }
@@ -150,6 +152,7 @@ func (c *Call) complete(result []byte, err error) {
 		c.stop()
 	}
 	c.result, c.err = result, err
+	endSpan(c.span, err)
 	close(c.done)
 }
 
@@ -225,10 +228,9 @@ func (c *Client) start(ctx context.Context, o *opCall) *Call {
 	if err := ctx.Err(); err != nil {
 		return failedCall(err)
 	}
-	if c.opts.trace != nil {
-		o.traceParent, o.traceState = c.opts.trace(ctx)
-	}
+	ctx, span := c.startSpan(ctx, o)
 	call := newCall()
+	call.span = span
 	o.call, o.ctx = call, ctx
 	// Registered before the hand-over, so the owner can unregister it on completion.
 	call.stop = context.AfterFunc(ctx, func() {
@@ -238,12 +240,11 @@ func (c *Client) start(ctx context.Context, o *opCall) *Call {
 	case c.ops <- o:
 		return call
 	case <-c.done:
-		call.stop()
-		return failedCall(ErrClosed)
+		call.complete(nil, ErrClosed)
 	case <-ctx.Done():
-		call.stop()
-		return failedCall(ctx.Err())
+		call.complete(nil, ctx.Err())
 	}
+	return call
 }
 
 // send hands an op to the owner goroutine unless it has ended.

@@ -1,6 +1,6 @@
 module github.com/zraft/zraft/client
 
-go 1.26
+go 1.26.0
 
 replace (
 	github.com/zraft/zraft/adapters/zmtp => ../adapters/zmtp
@@ -12,4 +12,8 @@ require (
 	github.com/zraft/zraft/adapters/zmtp v0.0.0-00010101000000-000000000000
 	github.com/zraft/zraft/domain v0.0.0-00010101000000-000000000000
 	github.com/zraft/zraft/protocol v0.0.0-00010101000000-000000000000
+	go.opentelemetry.io/otel v1.47.0
+	go.opentelemetry.io/otel/trace v1.47.0
 )
+
+require github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/zraft/zraft/protocol"
 )
 
@@ -45,6 +47,7 @@ type options struct {
 	linger            time.Duration
 	logger            *slog.Logger
 	trace             func(context.Context) (traceparent, tracestate string)
+	tracer            trace.Tracer
 }
 
 func newOptions(opts []Option) (*options, error) {

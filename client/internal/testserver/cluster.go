@@ -59,6 +59,8 @@ type Cluster struct {
 	violations []string
 	// queries records the consistency level of every query received (0: none asked).
 	queries []protocol.Consistency
+	// traces records the traceparent of every command and query received ("" if none).
+	traces []string
 	// dropReplies makes the leader apply commands but not answer them.
 	dropReplies bool
 
@@ -202,6 +204,14 @@ func (c *Cluster) Queries() []protocol.Consistency {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]protocol.Consistency(nil), c.queries...)
+}
+
+// TraceParents returns the traceparent of every command and query received, in order
+// ("" when one carried none).
+func (c *Cluster) TraceParents() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.traces...)
 }
 
 // Sessions returns the ids of the live sessions, sorted.

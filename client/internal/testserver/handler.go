@@ -23,6 +23,14 @@ func (m *Member) handle(owned map[zmtp.RoutingID]string, rid zmtp.RoutingID, dat
 		sess = nil // another connection took the session over
 	}
 	c.checkExt(msg, sess)
+	switch msg.(type) {
+	case *protocol.ClientRequest, *protocol.Query:
+		tp := ""
+		if e := msg.Extensions(); e != nil {
+			tp = e.TraceParent
+		}
+		c.traces = append(c.traces, tp)
+	}
 	switch msg := msg.(type) {
 	case *protocol.CreateSession:
 		ext := uint8(0)
