@@ -50,7 +50,7 @@ func (t recTracer) Start(ctx context.Context, name string, _ ...trace.SpanStartO
 }
 
 func (s *recSpan) SpanContext() trace.SpanContext { return s.sc }
-func (s *recSpan) End(...trace.SpanEndOption)      { s.ended = true }
+func (s *recSpan) End(...trace.SpanEndOption)     { s.ended = true }
 func (s *recSpan) SetStatus(c codes.Code, _ string) {
 	s.status = c
 }
