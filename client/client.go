@@ -15,8 +15,9 @@ import (
 // concurrent use. One goroutine owns the session engine; the methods talk to it through
 // channels, so any number of calls may be in flight from any number of goroutines.
 type Client struct {
-	opts *options
-	ops  chan op
+	opts    *options
+	metrics *metrics
+	ops     chan op
 	// done is closed when the owner goroutine has ended; every call after that fails
 	// with ErrClosed.
 	done   chan struct{}
@@ -48,6 +49,10 @@ func DialMembers(ctx context.Context, members []Member, opts ...Option) (*Client
 	if err != nil {
 		return nil, err
 	}
+	metrics, err := newMetrics(o)
+	if err != nil {
+		return nil, err
+	}
 	cfg := engineConfig(members, o)
 	eng, err := clientsession.New(cfg)
 	if err != nil {
@@ -55,6 +60,7 @@ func DialMembers(ctx context.Context, members []Member, opts ...Option) (*Client
 	}
 	c := &Client{
 		opts:      o,
+		metrics:   metrics,
 		ops:       make(chan op), // unbuffered: a handed-over op is one the owner took
 		done:      make(chan struct{}),
 		srv:       make(chan ServerRequest, o.srvBuffer),
@@ -122,6 +128,10 @@ type Call struct {
 	stop   func() bool
 	handle clientsession.Handle
 	span   trace.Span // nil without a tracer
+	// metrics (nil without a meter provider), what the call is and when it started.
+	metrics *metrics
+	query   bool
+	started time.Time
 }
 
 func newCall() *Call { return &Call{done: make(chan struct{})} }
@@ -153,6 +163,7 @@ func (c *Call) complete(result []byte, err error) {
 	}
 	c.result, c.err = result, err
 	endSpan(c.span, err)
+	c.metrics.done(c.query, time.Since(c.started), err)
 	close(c.done)
 }
 
@@ -230,7 +241,7 @@ func (c *Client) start(ctx context.Context, o *opCall) *Call {
 	}
 	ctx, span := c.startSpan(ctx, o)
 	call := newCall()
-	call.span = span
+	call.span, call.metrics, call.query, call.started = span, c.metrics, o.query, time.Now()
 	o.call, o.ctx = call, ctx
 	// Registered before the hand-over, so the owner can unregister it on completion.
 	call.stop = context.AfterFunc(ctx, func() {

@@ -107,10 +107,12 @@ func (l *loop) connEvent(ce connEvent) {
 			return // the socket reconnected on its own; the engine already has this one
 		}
 		c.up = true
+		l.c.metrics.connected()
 		_ = l.step(clientsession.ConnectionUp{Conn: c.id, Nonce: nonce()})
 	case zmtp.EventDown:
 		_ = l.step(clientsession.ConnectionDown{Conn: c.id})
 	case zmtp.EventMessage:
+		l.c.metrics.frame(ce.ev.Data)
 		if len(l.backlog) > 0 && l.defer_(ce.ev.Data) {
 			return
 		}

@@ -13,6 +13,7 @@ require (
 	github.com/zraft/zraft/domain v0.0.0-00010101000000-000000000000
 	github.com/zraft/zraft/protocol v0.0.0-00010101000000-000000000000
 	go.opentelemetry.io/otel v1.47.0
+	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/trace v1.47.0
 )
 

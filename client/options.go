@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zraft/zraft/protocol"
@@ -48,6 +49,7 @@ type options struct {
 	logger            *slog.Logger
 	trace             func(context.Context) (traceparent, tracestate string)
 	tracer            trace.Tracer
+	meterProvider     metric.MeterProvider
 }
 
 func newOptions(opts []Option) (*options, error) {
