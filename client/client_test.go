@@ -348,3 +348,36 @@ func TestDialRefusedSession(t *testing.T) {
 		t.Fatalf("Dial = %v, %v", c, err)
 	}
 }
+
+func TestTooManyPending(t *testing.T) {
+	checkLeaks(t)
+	cl := startCluster(t, testserver.Config{Members: 1})
+	c := dial(t, cl.Endpoints(), WithMaxPending(2))
+	ctx := ctxT(t)
+	cl.DropReplies(true)
+	a, b := c.SubmitAsync(ctx, set(t, "a", "1")), c.QueryAsync(ctx, get(t, "a"))
+	if _, err := c.Submit(ctx, set(t, "c", "1")); !errors.Is(err, ErrTooManyPending) {
+		t.Fatalf("third call: %v", err)
+	}
+	cl.DropReplies(false)
+	_ = c.Close(ctx)
+	for _, call := range []*Call{a, b} {
+		if _, err := call.Wait(ctx); !errors.Is(err, ErrClosed) {
+			t.Fatalf("pending call: %v", err)
+		}
+	}
+}
+
+func TestEventsNeverBlock(t *testing.T) {
+	checkLeaks(t)
+	cl := startCluster(t, testserver.Config{Members: 2})
+	c := dial(t, cl.Endpoints(), WithEventBuffer(1)) // filled by the first "connected"
+	cl.Member(0).Kill()
+	cl.SetLeader(1)
+	if _, err := c.Submit(ctxT(t), set(t, "a", "1")); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, c); st.EventsDropped == 0 || st.Member != "node-2" {
+		t.Fatalf("status %+v", st)
+	}
+}
