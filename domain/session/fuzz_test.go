@@ -279,7 +279,7 @@ func FuzzRestore(f *testing.F) {
 	// A richer state: the property test's stream, with rotation cursors, queues, caches.
 	rich := session.New(cfg, newCounterApp())
 	gen := newStreamGen(7, 6)
-	for i := range 400 {
+	for i := range 150 {
 		res, _ := rich.Apply(uint64(i+1), gen.next())
 		gen.observe(res)
 	}
