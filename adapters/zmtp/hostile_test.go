@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +26,7 @@ type hostileConfig struct {
 	good, idle int
 	dur        time.Duration
 	hostile    bool
+	separate   bool // hostile peers in a child process
 }
 
 func envInt(name string, def int) int {
@@ -95,75 +99,13 @@ func runHostile(t *testing.T, cfg hostileConfig) hostileResult {
 	}
 
 	stop := make(chan struct{})
-	var hwg sync.WaitGroup
-	res := hostileResult{attacks: map[string]int{}}
-	var amu sync.Mutex
-	count := func(kind string) { amu.Lock(); res.attacks[kind]++; amu.Unlock() }
-	if cfg.hostile {
-		attack := func(kind string, fn func() error) {
-			hwg.Add(1)
-			go func() {
-				defer hwg.Done()
-				for {
-					// Paced, so that the attackers' own CPU (in this process, on the same
-					// cores) does not dominate what the good clients measure.
-					select {
-					case <-stop:
-						return
-					case <-time.After(attackPause):
-					}
-					if err := fn(); err != nil {
-						t.Errorf("%s: %v", kind, err)
-						return
-					}
-					count(kind)
-				}
-			}()
-		}
-		attack("random bytes", func() error {
-			junk := make([]byte, 1+rand.IntN(200))
-			for i := range junk {
-				junk[i] = byte(rand.Uint32())
-			}
-			return hostileExchange(addr, junk, nil)
-		})
-		for _, typ := range []string{"DEALER", "ROUTER", "NONSENSE"} {
-			attack("announce "+typ, func() error { return hostileExchange(addr, announce(typ), nil) })
-		}
-		attack("oversize frame", func() error {
-			return hostileExchange(addr, announce(socketClient), []byte{flagLong, 0, 0, 0, 1, 0, 0, 0, 0})
-		})
-		attack("multipart", func() error {
-			return hostileExchange(addr, announce(socketClient), []byte{flagMore, 1, 'a', 0, 1, 'b'})
-		})
-		attack("stop reading", func() error {
-			req := append([]byte{0, byte(len(floodPrefix))}, floodPrefix...)
-			return hostileExchange(addr, announce(socketClient), req)
-		})
-		// Stalled handshakes and idle connections: held open until the run ends.
-		hwg.Add(1)
-		go func() {
-			defer hwg.Done()
-			var conns []net.Conn
-			defer func() {
-				for _, c := range conns {
-					_ = c.Close()
-				}
-			}()
-			for i := range cfg.idle {
-				nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
-				if err != nil {
-					t.Errorf("idle connection %d: %v", i, err)
-					return
-				}
-				if i%10 == 0 { // some stall mid-greeting instead of sending nothing
-					_, _ = nc.Write(appendGreeting(nil, false)[:11])
-				}
-				conns = append(conns, nc)
-				count("idle/stalled")
-			}
-			<-stop
-		}()
+	res := hostileResult{}
+	waitAttacks := func() map[string]int { return nil }
+	switch {
+	case cfg.hostile && cfg.separate:
+		waitAttacks = attackerProcess(t, addr, cfg.idle)
+	case cfg.hostile:
+		waitAttacks = startAttacks(t, addr, cfg.idle, stop)
 	}
 
 	var (
@@ -197,7 +139,7 @@ func runHostile(t *testing.T, cfg hostileConfig) hostileResult {
 	}
 	gwg.Wait()
 	close(stop)
-	hwg.Wait()
+	res.attacks = waitAttacks()
 	for _, c := range clients {
 		_ = c.Close()
 	}
@@ -220,6 +162,9 @@ func announce(socketType string) []byte {
 	out := appendGreeting(nil, false)
 	return appendCommand(out, cmdReady, appendMetadata(nil, property{propSocketType, []byte(socketType)}))
 }
+
+// drainBufs keeps the attackers' read buffers from becoming garbage on every attempt.
+var drainBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // hostileExchange connects, sends first, then (if given) then, never reads what the
 // server sends, and requires the server to close the connection.
@@ -247,9 +192,10 @@ func hostileExchange(addr string, first, then []byte) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	// Drain until the server closes; a timeout means it kept a bad peer.
-	buf := make([]byte, 64<<10)
+	buf := drainBufs.Get().(*[]byte)
+	defer drainBufs.Put(buf)
 	for {
-		if _, err := nc.Read(buf); err != nil {
+		if _, err := nc.Read(*buf); err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				return fmt.Errorf("server kept the connection open")
 			}
@@ -278,6 +224,8 @@ func TestHostilePeers(t *testing.T) {
 // peers (ZRAFT_HOSTILE_P99=1; a measurement, too timing-sensitive for every run). Quiet
 // and hostile runs alternate (ZRAFT_HOSTILE_ROUNDS each, default 3) and the medians of
 // their p99s are compared, so that a burst of load from elsewhere does not decide it.
+// The hostile peers run in a child process, as they would on other hosts
+// (ZRAFT_HOSTILE_INPROCESS=1 runs them in this one).
 func TestHostileP99(t *testing.T) {
 	if os.Getenv("ZRAFT_HOSTILE_P99") == "" {
 		t.Skip("set ZRAFT_HOSTILE_P99=1 to measure")
@@ -288,6 +236,7 @@ func TestHostileP99(t *testing.T) {
 		for _, hostile := range []bool{false, true} {
 			cfg := defaultHostileConfig()
 			cfg.hostile = hostile
+			cfg.separate = os.Getenv("ZRAFT_HOSTILE_INPROCESS") == ""
 			res := runHostile(t, cfg)
 			t.Logf("round %d hostile=%v: %d round trips, p50 %v, p99 %v; attacks %v",
 				r, hostile, res.roundTrips, res.p50, res.p99, res.attacks)
@@ -304,4 +253,125 @@ func TestHostileP99(t *testing.T) {
 	if ratio > 2 {
 		t.Errorf("p99 with hostile peers is %.2fx the quiet run", ratio)
 	}
+}
+
+// startAttacks runs every kind of hostile peer against addr until stop is closed; the
+// returned function waits for them and counts the completed attacks of each kind.
+func startAttacks(t testing.TB, addr string, idle int, stop <-chan struct{}) func() map[string]int {
+	var hwg sync.WaitGroup
+	attacks := map[string]int{}
+	var amu sync.Mutex
+	count := func(kind string) { amu.Lock(); attacks[kind]++; amu.Unlock() }
+	attack := func(kind string, fn func() error) {
+		hwg.Add(1)
+		go func() {
+			defer hwg.Done()
+			for {
+				// Paced, so that the attackers' own CPU (on the same cores) does not
+				// dominate what the good clients measure.
+				select {
+				case <-stop:
+					return
+				case <-time.After(attackPause):
+				}
+				if err := fn(); err != nil {
+					t.Errorf("%s: %v", kind, err)
+					return
+				}
+				count(kind)
+			}
+		}()
+	}
+	attack("random bytes", func() error {
+		junk := make([]byte, 1+rand.IntN(200))
+		for i := range junk {
+			junk[i] = byte(rand.Uint32())
+		}
+		return hostileExchange(addr, junk, nil)
+	})
+	for _, typ := range []string{"DEALER", "ROUTER", "NONSENSE"} {
+		attack("announce "+typ, func() error { return hostileExchange(addr, announce(typ), nil) })
+	}
+	attack("oversize frame", func() error {
+		return hostileExchange(addr, announce(socketClient), []byte{flagLong, 0, 0, 0, 1, 0, 0, 0, 0})
+	})
+	attack("multipart", func() error {
+		return hostileExchange(addr, announce(socketClient), []byte{flagMore, 1, 'a', 0, 1, 'b'})
+	})
+	attack("stop reading", func() error {
+		req := append([]byte{0, byte(len(floodPrefix))}, floodPrefix...)
+		return hostileExchange(addr, announce(socketClient), req)
+	})
+	// Stalled handshakes and idle connections: held open until stop.
+	hwg.Add(1)
+	go func() {
+		defer hwg.Done()
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for i := range idle {
+			nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+			if err != nil {
+				t.Errorf("idle connection %d: %v", i, err)
+				return
+			}
+			if i%10 == 0 { // some stall mid-greeting instead of sending nothing
+				_, _ = nc.Write(appendGreeting(nil, false)[:11])
+			}
+			conns = append(conns, nc)
+			count("idle/stalled")
+		}
+		<-stop
+	}()
+	return func() map[string]int {
+		hwg.Wait()
+		return attacks
+	}
+}
+
+// attackerProcess runs startAttacks in a child process (this test binary, running
+// TestHostileAttacker), as real hostile peers would be: their goroutines and garbage do
+// not share the measured process's scheduler and collector. The returned function stops
+// the child and returns its counts.
+func attackerProcess(t *testing.T, addr string, idle int) func() map[string]int {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHostileAttacker$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "ZRAFT_HOSTILE_ATTACK_ADDR="+addr, fmt.Sprintf("ZRAFT_HOSTILE_IDLE=%d", idle))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() map[string]int {
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("attacker process: %v\n%s", err, out.String())
+		}
+		_, js, ok := strings.Cut(out.String(), "ATTACKS ")
+		attacks := map[string]int{}
+		if js, _, _ = strings.Cut(js, "\n"); !ok || json.Unmarshal([]byte(js), &attacks) != nil {
+			t.Errorf("attacker process said:\n%s", out.String())
+		}
+		return attacks
+	}
+}
+
+// TestHostileAttacker is the child of attackerProcess; it attacks until stdin closes.
+func TestHostileAttacker(t *testing.T) {
+	addr := os.Getenv("ZRAFT_HOSTILE_ATTACK_ADDR")
+	if addr == "" {
+		t.Skip("run by TestHostileP99 as its attacker process")
+	}
+	stop := make(chan struct{})
+	wait := startAttacks(t, addr, envInt("ZRAFT_HOSTILE_IDLE", 1000), stop)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	close(stop)
+	js, _ := json.Marshal(wait())
+	fmt.Printf("ATTACKS %s\n", js)
 }
