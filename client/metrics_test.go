@@ -105,12 +105,19 @@ func TestMeterProviderRecords(t *testing.T) {
 		"zraft.client.queries{zraft.outcome=ok}":                                          1,
 		"zraft.client.roundtrip.duration.count{zraft.operation=command,zraft.outcome=ok}": 3,
 		"zraft.client.roundtrip.duration.count{zraft.operation=query,zraft.outcome=ok}":   1,
-		"zraft.client.redirects":                                                          1,
-		"zraft.client.connects":                                                           2,
-		"zraft.client.server_requests":                                                    1,
 	} {
 		if got := rec.get(key); got != want {
 			t.Errorf("%s = %v, want %v (all: %v)", key, got, want, rec.sums)
 		}
+	}
+	// At least: a timed-out attempt on a loaded machine adds connects and redirects,
+	// and a redelivery racing the acknowledgement adds a server request.
+	for _, key := range []string{"zraft.client.redirects", "zraft.client.server_requests"} {
+		if rec.get(key) < 1 {
+			t.Errorf("%s not recorded: %v", key, rec.sums)
+		}
+	}
+	if rec.get("zraft.client.connects") < 2 {
+		t.Errorf("connects: %v", rec.sums)
 	}
 }
