@@ -157,3 +157,27 @@ func TestClientDetectsDeadServer(t *testing.T) {
 		t.Fatalf("down %+v", ev)
 	}
 }
+
+// Send waits while the queue is full, and gives up with the caller's context.
+func TestClientSendWaitsOnFullQueue(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t)
+	release := make(chan struct{})
+	deaf := fakeServer(t, func(nc net.Conn) {
+		serverHandshake(nc, socketServer)
+		<-release // never reads again
+	})
+	defer close(release)
+	c := newClient(t, deaf, WithSendQueue(1), WithHeartbeat(0, 0, 0))
+	waitKind(t, ctx, c.Recv, EventUp)
+	big := make([]byte, 1<<20)
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	var err error
+	for i := 0; i < 1000 && err == nil; i++ {
+		err = c.Send(short, big)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("send to a deaf server: %v", err)
+	}
+}

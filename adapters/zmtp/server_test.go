@@ -124,3 +124,33 @@ func TestServerMaxConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With a full Recv queue the server stops reading (backpressure) instead of dropping:
+// every message arrives, in order, once the application reads again.
+func TestServerRecvBackpressure(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t)
+	s := listen(t, WithRecvQueue(2))
+	c := newClient(t, s.Addr())
+	waitKind(t, ctx, c.Recv, EventUp)
+	const n = 500
+	for i := range n {
+		if err := c.Send(ctx, fmt.Appendf(nil, "m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // the server's reader is now blocked on the queue
+	for i := 0; i < n; {
+		ev, err := s.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind != EventMessage {
+			continue
+		}
+		if want := fmt.Sprintf("m%d", i); string(ev.Data) != want {
+			t.Fatalf("got %q, want %q", ev.Data, want)
+		}
+		i++
+	}
+}
