@@ -1,0 +1,112 @@
+package telemetry_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/zraft/zraft/adapters/telemetry"
+	"github.com/zraft/zraft/protocol"
+)
+
+func meters(b *testing.B) map[string]metric.Meter {
+	sdk, _ := newMeter(b)
+	return map[string]metric.Meter{"noop": noop.Meter{}, "sdk": sdk}
+}
+
+// BenchmarkServerCommand records what a member records per command: the answer, the
+// commit and the apply durations.
+func BenchmarkServerCommand(b *testing.B) {
+	for _, name := range []string{"noop", "sdk"} {
+		b.Run(name, func(b *testing.B) {
+			m, err := telemetry.NewServerMetrics(meters(b)[name])
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				m.CommandAnswered(ctx, telemetry.OutcomeApplied)
+				m.CommitDuration(ctx, 2*time.Millisecond)
+				m.ApplyDuration(ctx, 10*time.Microsecond)
+			}
+		})
+	}
+}
+
+// BenchmarkClientCommand records what a client records per command.
+func BenchmarkClientCommand(b *testing.B) {
+	for _, name := range []string{"noop", "sdk"} {
+		b.Run(name, func(b *testing.B) {
+			m, err := telemetry.NewClientMetrics(meters(b)[name])
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				m.CommandDone(ctx, 3*time.Millisecond, nil)
+			}
+		})
+	}
+}
+
+// BenchmarkClientCommandParallel is BenchmarkClientCommand from every P at once: the
+// SDK's instruments are shared, so this shows their contention.
+func BenchmarkClientCommandParallel(b *testing.B) {
+	for _, name := range []string{"noop", "sdk"} {
+		b.Run(name, func(b *testing.B) {
+			m, err := telemetry.NewClientMetrics(meters(b)[name])
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					m.CommandDone(ctx, 3*time.Millisecond, nil)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkSpanAndPropagation is the tracing work of one command on the client side:
+// a span started and ended, its context injected into the extension block and
+// extracted again (as the member does). "sdk" samples every span into a batch
+// processor whose exporter discards them.
+func BenchmarkSpanAndPropagation(b *testing.B) {
+	sdk := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { _ = sdk.Shutdown(context.Background()) })
+	for name, tp := range map[string]trace.TracerProvider{"noop": tracenoop.NewTracerProvider(), "sdk": sdk} {
+		b.Run(name, func(b *testing.B) {
+			tracer := tp.Tracer(telemetry.ScopeName)
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx, span := tracer.Start(context.Background(), "zraft.submit")
+				ext := telemetry.WithTraceContext(ctx, nil)
+				_ = telemetry.Extract(context.Background(), ext)
+				span.End()
+			}
+		})
+	}
+}
+
+// BenchmarkExtract is the member's side alone: reading a traceparent and tracestate.
+func BenchmarkExtract(b *testing.B) {
+	ext := &protocol.Extensions{TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "zraft=1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !trace.SpanContextFromContext(telemetry.Extract(context.Background(), ext)).IsValid() {
+			b.Fatal("invalid")
+		}
+	}
+}
