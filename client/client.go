@@ -23,8 +23,7 @@ type Client struct {
 	done   chan struct{}
 	srv    chan ServerRequest
 	events chan Event
-	closed chan struct{} // closed by the first Close
-	// closeOnce guards closed.
+	// closeOnce holds one token: the first Close takes it and asks the owner to close.
 	closeOnce chan struct{}
 }
 
@@ -65,7 +64,6 @@ func DialMembers(ctx context.Context, members []Member, opts ...Option) (*Client
 		done:      make(chan struct{}),
 		srv:       make(chan ServerRequest, o.srvBuffer),
 		events:    make(chan Event, o.eventBuffer),
-		closed:    make(chan struct{}),
 		closeOnce: make(chan struct{}, 1),
 	}
 	c.closeOnce <- struct{}{}
@@ -310,7 +308,6 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 func (c *Client) Close(ctx context.Context) error {
 	select {
 	case <-c.closeOnce:
-		close(c.closed)
 		select {
 		case c.ops <- opClose{ctx: ctx}:
 		case <-c.done:
