@@ -1,0 +1,264 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zraft/zraft/adapters/raftnode"
+	"github.com/zraft/zraft/adapters/zmtp"
+	"github.com/zraft/zraft/domain/gateway"
+	"github.com/zraft/zraft/domain/session"
+	"github.com/zraft/zraft/protocol"
+)
+
+// loop is the gateway engine's shell: one goroutine owns the engine and feeds it the
+// transport's events, the applied entries, leadership events, failed proposals and read
+// results, and ticks; it carries out the outputs without ever waiting for a commit.
+type loop struct {
+	g      *gateway.Gateway
+	sm     *stateMachine
+	node   consensus
+	tr     clientTransport
+	in     *inbox
+	log    *slog.Logger
+	linger time.Duration
+	tick   time.Duration
+
+	housekeep      func() []byte // under the machine lock; nil: none
+	housekeepEvery time.Duration
+	nextHousekeep  time.Time
+
+	conns   map[gateway.RoutingID]struct{}
+	closing map[gateway.RoutingID]time.Time // Close outputs waiting for their linger
+
+	// work runs proposals and reads; workCtx is cancelled when the loop ends.
+	work    sync.WaitGroup
+	workCtx context.Context
+	stats   atomic.Pointer[gateway.Stats]
+	leader  atomic.Bool
+	buf     []gateway.Input
+}
+
+func nowMillis() int64 { return time.Now().UnixMilli() }
+
+// step feeds one input, logging misuse (which the engine survives).
+func (l *loop) step(in gateway.Input) {
+	if err := l.g.Step(nowMillis(), in); err != nil {
+		l.log.Warn("server: gateway input refused", "input", fmt.Sprintf("%T", in), "err", err)
+	}
+}
+
+// transportEvent feeds one event of the client socket.
+func (l *loop) transportEvent(ev zmtp.Event) {
+	rid := gateway.RoutingID(ev.RoutingID)
+	switch ev.Kind {
+	case zmtp.EventOpened:
+		l.conns[rid] = struct{}{}
+	case zmtp.EventMessage:
+		msg := gateway.Message{RoutingID: rid, Bytes: ev.Data}
+		if gateway.NeedsSessionID(ev.Data) {
+			msg.NewSessionID = newSessionID()
+		}
+		l.step(msg)
+	case zmtp.EventClosed:
+		delete(l.conns, rid)
+		delete(l.closing, rid)
+		l.step(gateway.ConnectionClosed{RoutingID: rid})
+	}
+}
+
+// drainInbox feeds everything other goroutines handed back.
+func (l *loop) drainInbox() {
+	l.buf = l.in.take(l.buf[:0])
+	for i, in := range l.buf {
+		l.step(in)
+		l.buf[i] = nil
+	}
+}
+
+// onTick lets time pass in the engine and disconnects connections whose linger ran out.
+func (l *loop) onTick(now time.Time) {
+	l.g.Tick(now.UnixMilli())
+	if l.housekeep != nil && l.g.IsLeader() && !now.Before(l.nextHousekeep) {
+		l.nextHousekeep = now.Add(l.housekeepEvery)
+		l.sm.mu.Lock()
+		payload := l.housekeep()
+		l.sm.mu.Unlock()
+		if payload != nil {
+			// Not the gateway's proposal: its entry reaches the engine as Applied like
+			// every other, and a failure is retried at the next round.
+			l.proposeInternal(session.Internal{At: now.UnixMilli(), Payload: payload})
+		}
+	}
+	for rid, at := range l.closing {
+		if !now.Before(at) {
+			delete(l.closing, rid)
+			if err := l.tr.Disconnect(zmtp.RoutingID(rid)); err != nil {
+				l.log.Debug("server: disconnect", "conn", rid, "err", err)
+			}
+		}
+	}
+}
+
+// carryOut performs the engine's outputs in order.
+func (l *loop) carryOut() {
+	for _, out := range l.g.Ready() {
+		switch o := out.(type) {
+		case gateway.Send:
+			l.send(o.RoutingID, o.Message)
+		case gateway.Close:
+			// zmtp's Disconnect closes at once; lingering lets the messages just queued
+			// for this connection (a rejection, a redirect) reach the client first. The
+			// engine ignores what still arrives from it meanwhile.
+			if _, ok := l.closing[o.RoutingID]; !ok {
+				l.closing[o.RoutingID] = time.Now().Add(l.linger)
+			}
+		case gateway.Propose:
+			l.propose(o.Command)
+		case gateway.Read:
+			l.read(o)
+		}
+	}
+	st := l.g.Stats()
+	l.stats.Store(&st)
+	l.leader.Store(l.g.IsLeader())
+}
+
+func (l *loop) send(rid gateway.RoutingID, m protocol.ServerMessage) {
+	b, err := protocol.AppendServerMessage(nil, m)
+	if err != nil {
+		l.log.Error("server: reply does not encode", "conn", rid, "err", err)
+		return
+	}
+	if err := l.tr.Send(zmtp.RoutingID(rid), b); err != nil {
+		// Overflow closed the connection (its Closed event follows): the client continues
+		// its session and gets what is pending again. An unknown peer has left already.
+		l.log.Debug("server: send", "conn", rid, "err", err)
+	}
+}
+
+// propose replicates cmd without blocking the loop; success comes back as Applied.
+func (l *loop) propose(cmd session.Command) {
+	data, err := session.EncodeCommand(nil, cmd)
+	if err != nil {
+		l.log.Error("server: command does not encode", "err", err)
+		return
+	}
+	l.work.Add(1)
+	go func() {
+		defer l.work.Done()
+		res, err := l.node.Propose(l.workCtx, data)
+		if err == nil {
+			err, _ = res.(error) // the entry committed but did not apply
+		}
+		if err != nil {
+			l.in.push(gateway.ProposalFailed{Command: cmd})
+		}
+	}()
+}
+
+func (l *loop) proposeInternal(cmd session.Internal) {
+	data, err := session.EncodeCommand(nil, cmd)
+	if err != nil {
+		l.log.Error("server: internal command does not encode", "err", err)
+		return
+	}
+	l.work.Add(1)
+	go func() {
+		defer l.work.Done()
+		if _, err := l.node.Propose(l.workCtx, data); err != nil {
+			l.log.Debug("server: internal command", "err", err)
+		}
+	}()
+}
+
+func (l *loop) read(r gateway.Read) {
+	level := raftnode.Linearizable
+	switch r.Consistency {
+	case protocol.ConsistencyLease:
+		level = raftnode.Lease
+	case protocol.ConsistencyStale:
+		level = raftnode.Stale
+	}
+	l.work.Add(1)
+	go func() {
+		defer l.work.Done()
+		var out session.Outcome
+		err := l.node.Read(l.workCtx, level, func() { out = l.sm.query(r.Session, r.Payload) })
+		if err != nil {
+			l.in.push(gateway.ReadFailed{ID: r.ID})
+			return
+		}
+		l.in.push(gateway.ReadDone{ID: r.ID, Outcome: out})
+	}()
+}
+
+// sayGoodbye tells every client that owns a session here that this member shuts down
+// (naming the leader when one is known), so that it continues elsewhere at once.
+func (l *loop) sayGoodbye() {
+	st := l.node.State()
+	for rid := range l.conns {
+		if _, ok := l.g.SessionOf(rid); !ok {
+			continue
+		}
+		msg := &protocol.SessionClosed{Reason: protocol.CloseShutdown}
+		if st.Leader.ID != "" && st.Leader.ID != l.node.Self().ID {
+			msg.Leader, msg.HasLeader = protocol.MemberID(st.Leader.ID), true
+		}
+		l.send(rid, msg)
+	}
+}
+
+// leadershipInput turns a raftnode event into the engine's input.
+func leadershipInput(ev raftnode.Event) gateway.LeadershipChanged {
+	lc := gateway.LeadershipChanged{
+		IsLeader: ev.Role == raftnode.RoleLeader,
+		Term:     ev.Term,
+		Leader:   protocol.MemberID(ev.Leader.ID),
+	}
+	for _, m := range ev.Members {
+		if m.ClientEndpoint != "" {
+			lc.Members = append(lc.Members, protocol.Member{ID: protocol.MemberID(m.ID), Endpoint: m.ClientEndpoint})
+		}
+	}
+	return lc
+}
+
+// forwardEvents hands leadership events to the loop until the subscription ends.
+func forwardEvents(sub *raftnode.Subscription, in *inbox) {
+	for ev := range sub.C() {
+		if ev.Role == raftnode.RoleShutdown {
+			continue
+		}
+		in.push(leadershipInput(ev))
+	}
+}
+
+// newSessionID returns a random (version 4) UUID.
+func newSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hex[c>>4], hex[c&0x0f])
+	}
+	return string(out)
+}
+
+// tickInterval is fine enough for the engine's flush and redelivery intervals and for
+// the close linger.
+func tickInterval(cfg Config) time.Duration {
+	d := min(cfg.FlushInterval, cfg.RedeliveryInterval, cfg.CloseLinger) / 4
+	return max(min(d, 100*time.Millisecond), 5*time.Millisecond)
+}
