@@ -237,6 +237,10 @@ func (c *Client) start(ctx context.Context, o *opCall) *Call {
 	if err := ctx.Err(); err != nil {
 		return failedCall(err)
 	}
+	if limit := c.opts.maxMessage - messageOverhead; len(o.payload) > limit {
+		return failedCall(fmt.Errorf("%w: %d bytes, more than the %d this client sends (WithMaxMessageSize)",
+			ErrPayloadTooLarge, len(o.payload), limit))
+	}
 	ctx, span := c.startSpan(ctx, o)
 	call := newCall()
 	call.span, call.metrics, call.query, call.started = span, c.metrics, o.query, time.Now()

@@ -380,3 +380,23 @@ func TestEventsNeverBlock(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 }
+
+func TestPayloadTooLargeFailsAtOnce(t *testing.T) {
+	checkLeaks(t)
+	cl := startCluster(t, testserver.Config{Members: 1})
+	c := dial(t, cl.Endpoints(), WithMaxMessageSize(4096))
+	ctx := ctxT(t)
+	big := make([]byte, 4096)
+	if _, err := c.Submit(ctx, big); !errors.Is(err, ErrPayloadTooLarge) {
+		t.Fatalf("Submit: %v", err)
+	}
+	if _, err := c.Query(ctx, big); !errors.Is(err, ErrPayloadTooLarge) {
+		t.Fatalf("Query: %v", err)
+	}
+	if _, err := c.Submit(ctx, set(t, "k", string(make([]byte, 2000)))); err != nil {
+		t.Fatalf("a payload that fits: %v", err)
+	}
+	if _, err := Dial(ctx, cl.Endpoints(), WithMaxMessageSize(10)); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("tiny limit: %v", err)
+	}
+}

@@ -29,6 +29,7 @@ func (l *loop) connect(o clientsession.Connect) {
 	zc, err := zmtp.NewClient(
 		zmtp.WithLogger(l.c.opts.logger),
 		zmtp.WithSendQueue(defaultTransportSendQueue),
+		zmtp.WithMaxMessageSize(max(l.c.opts.maxMessage, zmtp.DefaultMaxMessageSize)),
 		zmtp.WithDialTimeout(l.c.opts.connectTimeout),
 		zmtp.WithHandshakeTimeout(max(l.c.opts.connectTimeout, defaultTransportHandshakeTO)),
 	)

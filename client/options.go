@@ -50,6 +50,7 @@ type options struct {
 	trace             func(context.Context) (traceparent, tracestate string)
 	tracer            trace.Tracer
 	meterProvider     metric.MeterProvider
+	maxMessage        int
 }
 
 func newOptions(opts []Option) (*options, error) {
@@ -65,6 +66,7 @@ func newOptions(opts []Option) (*options, error) {
 		srvBuffer:         DefaultServerRequestBuffer,
 		eventBuffer:       DefaultEventBuffer,
 		linger:            DefaultCloseLinger,
+		maxMessage:        protocol.DefaultMaxMessageSize,
 	}
 	for _, opt := range opts {
 		opt(o)
@@ -92,6 +94,8 @@ func newOptions(opts []Option) (*options, error) {
 		return nil, bad("buffers %d/%d", o.srvBuffer, o.eventBuffer)
 	case o.linger < 0:
 		return nil, bad("close linger %v", o.linger)
+	case o.maxMessage < messageOverhead+1:
+		return nil, bad("max message size %d", o.maxMessage)
 	}
 	return o, nil
 }
@@ -153,6 +157,18 @@ func WithEventBuffer(n int) Option { return func(o *options) { o.eventBuffer = n
 // CloseSession message before it drops the connection (default 1 s; Close's context
 // may cut it shorter). Without that wait the session would merely expire later.
 func WithCloseLinger(d time.Duration) Option { return func(o *options) { o.linger = d } }
+
+// WithMaxMessageSize sets the largest message the client sends (default 4 MiB, what a
+// zraft member's decoder accepts by default). A command or query whose payload does not
+// fit, with room for the message's other fields, fails at once with ErrPayloadTooLarge:
+// sent anyway, it would make the member drop the connection, and the client would send
+// it again after every reconnection.
+func WithMaxMessageSize(n int) Option { return func(o *options) { o.maxMessage = n } }
+
+// messageOverhead is room for a message's fields and extension block around its
+// payload: header, ids, lengths, timestamps, and a W3C traceparent and tracestate
+// (at most 55 and 512 characters).
+const messageOverhead = 1024
 
 // WithLogger sets the logger (default: discard). Connection changes are logged at Info,
 // ignored messages and dropped events at Debug and Warn.
