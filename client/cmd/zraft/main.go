@@ -10,7 +10,7 @@
 // node-1=tcp://127.0.0.1:7001), --timeout (default 10s: connecting plus the operation;
 // for watch only the set-up), --json.
 //
-// Exit codes: 0 ok, 1 usage, 2 unavailable or timed out, 3 rejected by the server,
+// Exit codes: 0 ok (and -h), 1 usage, 2 unavailable or timed out, 3 rejected by the server,
 // 130 interrupted (also how watch ends). Errors are one line on stderr.
 package main
 

@@ -183,6 +183,9 @@ func TestCLI(t *testing.T) {
 			}
 		}
 		oneLine(t, zraft(t, bin, env, "frobnicate"))
+		if r := zraft(t, bin, env, "-h"); r.code != 0 || !strings.Contains(r.stderr, "usage: zraft") {
+			t.Errorf("-h: %+v", r)
+		}
 	})
 
 	t.Run("unavailable", func(t *testing.T) {

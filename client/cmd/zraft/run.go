@@ -65,6 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// Flags may come before and after the command.
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	rest := fs.Args()
@@ -74,6 +77,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cmd, cmdArgs := rest[0], []string{}
 	if err := fs.Parse(rest[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	cmdArgs = append(cmdArgs, fs.Args()...)
