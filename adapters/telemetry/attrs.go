@@ -6,6 +6,27 @@ import "go.opentelemetry.io/otel/attribute"
 // otel.Tracer(telemetry.ScopeName) or provider.Meter(telemetry.ScopeName).
 const ScopeName = "github.com/zraft/zraft"
 
+// Span names zraft uses, so that client and member name the steps of a command alike
+// (docs/operations-telemetry.md shows how they nest).
+const (
+	// SpanClientSubmit: the client's whole Submit call (kind client).
+	SpanClientSubmit = "zraft.client.submit"
+	// SpanClientQuery: the client's whole Query call (kind client).
+	SpanClientQuery = "zraft.client.query"
+	// SpanClientServerRequest: the client handling a server-initiated request (kind consumer).
+	SpanClientServerRequest = "zraft.client.server_request"
+	// SpanServerCommand: a member handling a ClientRequest, from receipt to reply (kind server).
+	SpanServerCommand = "zraft.server.command"
+	// SpanServerQuery: a member handling a Query, from receipt to reply (kind server).
+	SpanServerQuery = "zraft.server.query"
+	// SpanServerPropose: proposing to the Raft log until the entry commits (internal).
+	SpanServerPropose = "zraft.server.propose"
+	// SpanServerApply: the state machine applying the committed command (internal).
+	SpanServerApply = "zraft.server.apply"
+	// SpanServerRequest: a member sending a server-initiated request (kind producer).
+	SpanServerRequest = "zraft.server.server_request"
+)
+
 // Attribute keys used on zraft's spans and metrics. Span attributes may have high
 // cardinality (ids); metric attributes never carry ids.
 const (

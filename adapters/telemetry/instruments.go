@@ -1,6 +1,9 @@
 package telemetry
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Kind is the OpenTelemetry instrument kind of an Instrument.
 type Kind string
@@ -108,18 +111,26 @@ var (
 
 // ServerInstruments lists every instrument ServerMetrics creates.
 func ServerInstruments() []Instrument {
-	return []Instrument{
+	return cloned(
 		instSessionsLive, instSessionsCreated, instSessionsExpired, instSessionsClosed,
 		instConnections, instCommands, instQueries, instCommitDuration, instApplyDuration,
 		instRedirects, instRejections, instMalformed, instSRPending, instSRSent, instSRResent,
 		instRaftTerm, instRaftCommitIndex, instRaftApplyLag,
-	}
+	)
 }
 
 // ClientInstruments lists every instrument ClientMetrics creates.
 func ClientInstruments() []Instrument {
-	return []Instrument{
+	return cloned(
 		instClientRoundtrip, instClientCommands, instClientQueries, instClientRedirects,
 		instClientConnects, instClientServerRequests,
+	)
+}
+
+// cloned copies the descriptions, so that a caller changing them changes nothing here.
+func cloned(list ...Instrument) []Instrument {
+	for i := range list {
+		list[i].Attributes = slices.Clone(list[i].Attributes)
 	}
+	return list
 }

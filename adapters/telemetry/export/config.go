@@ -105,9 +105,9 @@ func sdkDisabled() bool {
 // exporters resolves one signal's exporter list: configured, else from env, plus the
 // extra ones the Config flags add. An empty result means the signal exports nothing.
 func exporters(configured, envKey string, allowed []string, extra ...string) ([]string, error) {
-	list := configured
+	list, source := configured, "Config"
 	if strings.TrimSpace(list) == "" {
-		list = os.Getenv(envKey)
+		list, source = os.Getenv(envKey), envKey
 	}
 	var out []string
 	none := false
@@ -122,12 +122,12 @@ func exporters(configured, envKey string, allowed []string, extra ...string) ([]
 				out = append(out, name)
 			}
 		default:
-			return nil, fmt.Errorf("%w: %q in %s (want one of %s, %s)", ErrUnknownExporter, name, envKey,
+			return nil, fmt.Errorf("%w: %q in %s (want one of %s, %s)", ErrUnknownExporter, name, source,
 				strings.Join(allowed, ", "), ExporterNone)
 		}
 	}
 	if none && len(out) > 0 {
-		return nil, fmt.Errorf("%w: %q lists %s together with other exporters", ErrUnknownExporter, list, ExporterNone)
+		return nil, fmt.Errorf("%w: %s=%q lists %s together with other exporters", ErrUnknownExporter, source, list, ExporterNone)
 	}
 	for _, name := range extra {
 		if name != "" && !slices.Contains(out, name) {

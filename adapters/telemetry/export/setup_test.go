@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel"
@@ -50,7 +52,7 @@ func TestOffByDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.SessionCreated(context.Background())
-	if n := runtime.NumGoroutine(); n != before {
+	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines before Setup, %d after", before, n)
 	}
 	rec := httptest.NewRecorder()
@@ -100,13 +102,24 @@ func TestConfigurationErrors(t *testing.T) {
 // A value of OTEL_SDK_DISABLED other than true or false is reported, not ignored.
 func TestSDKDisabledInvalid(t *testing.T) {
 	setEnv(t, "OTEL_SDK_DISABLED", "yes")
-	var reported []error
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { reported = append(reported, err) }))
-	defer otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+	var (
+		mu       sync.Mutex
+		reported []error
+	)
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reported = append(reported, err)
+	}))
+	// Back to what the default handler does (restoring the default delegator itself
+	// would make it delegate to this test's handler).
+	defer otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Print(err) }))
 	p := setup(t, export.Config{Traces: "console", ConsoleWriter: io.Discard})
 	if !p.TracesEnabled() {
 		t.Error("an invalid OTEL_SDK_DISABLED disabled telemetry")
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(reported) != 1 || !errors.Is(reported[0], export.ErrInvalidEnv) {
 		t.Errorf("reported %v", reported)
 	}
@@ -186,10 +199,10 @@ func TestOneTraceAcrossTwoProviders(t *testing.T) {
 	client := setup(t, export.Config{ServiceName: "client", SpanProcessors: []sdktrace.SpanProcessor{sdktrace.NewSimpleSpanProcessor(clientSpans)}})
 	server := setup(t, export.Config{ServiceName: "zraftd", SpanProcessors: []sdktrace.SpanProcessor{sdktrace.NewSimpleSpanProcessor(serverSpans)}})
 
-	ctx, submit := client.Tracer().Start(context.Background(), "zraft.submit", trace.WithSpanKind(trace.SpanKindClient))
+	ctx, submit := client.Tracer().Start(context.Background(), telemetry.SpanClientSubmit, trace.WithSpanKind(trace.SpanKindClient))
 	wire := encodeRequest(t, ctx)
 	serverCtx := telemetry.Extract(context.Background(), decodeRequest(t, wire).Ext)
-	_, receive := server.Tracer().Start(serverCtx, "zraft.receive", trace.WithSpanKind(trace.SpanKindServer))
+	_, receive := server.Tracer().Start(serverCtx, telemetry.SpanServerCommand, trace.WithSpanKind(trace.SpanKindServer))
 	receive.End()
 	submit.End()
 
