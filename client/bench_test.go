@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -51,10 +52,38 @@ func BenchmarkSubmitSequential(b *testing.B) {
 	}
 }
 
-// BenchmarkSessionsPipelined: 1,000 sessions, each with `depth` commands in flight.
+// BenchmarkSessionsPipelined: 1,000 sessions, each with 4 commands in flight.
 func BenchmarkSessionsPipelined(b *testing.B) {
-	const sessions, depth = 1000, 4
 	cl := startCluster(b, testserver.Config{Members: 1})
+	benchPipelined(b, cl.Endpoints(), 1000, 4)
+}
+
+// BenchmarkExternal runs the same measurements against a running cluster named by
+// ZRAFT_BENCH_ENDPOINTS (for example zraftd members), and is skipped without it.
+func BenchmarkExternal(b *testing.B) {
+	endpoints := os.Getenv("ZRAFT_BENCH_ENDPOINTS")
+	if endpoints == "" {
+		b.Skip("ZRAFT_BENCH_ENDPOINTS not set")
+	}
+	b.Run("sequential", func(b *testing.B) {
+		c := dial(b, endpoints)
+		ctx := context.Background()
+		cmd := set(b, "bench-key", "value")
+		lat := make([]time.Duration, 0, b.N)
+		for b.Loop() {
+			t0 := time.Now()
+			if _, err := c.Submit(ctx, cmd); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		b.StopTimer()
+		reportLatency(b, lat)
+	})
+	b.Run("sessions=1000", func(b *testing.B) { benchPipelined(b, endpoints, 1000, 4) })
+}
+
+func benchPipelined(b *testing.B, endpoints string, sessions, depth int) {
 	clients := make([]*Client, sessions)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
@@ -66,7 +95,7 @@ func BenchmarkSessionsPipelined(b *testing.B) {
 			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			c, err := Dial(ctx, cl.Endpoints(), WithConnectTimeout(20*time.Second))
+			c, err := Dial(ctx, endpoints, WithConnectTimeout(20*time.Second))
 			if err != nil {
 				b.Error(err)
 				return
