@@ -11,7 +11,36 @@ import (
 const (
 	kindCommand byte = 1 // the rest is a StateMachine command
 	kindMembers byte = 2 // the rest is a membersEntry
+	kindTagged  byte = 3 // a proposalTag, then a kindCommand or kindMembers entry
 )
+
+// proposalTag names the proposal an entry came from: the proposing node's incarnation
+// nonce and a sequence number. The member that proposed it hands the entry's result to
+// the waiting caller when it applies the entry. Results travel this way, not through
+// raft's futures, because hashicorp/raft may never complete a future whose entry sat in
+// its apply queue or FSM queue at shutdown.
+type proposalTag struct {
+	nonce uint64
+	seq   uint64
+}
+
+const tagLen = 1 + 16
+
+func encodeTagged(tag proposalTag, entry []byte) []byte {
+	out := make([]byte, 0, tagLen+len(entry))
+	out = append(out, kindTagged)
+	out = binary.BigEndian.AppendUint64(out, tag.nonce)
+	out = binary.BigEndian.AppendUint64(out, tag.seq)
+	return append(out, entry...)
+}
+
+// splitTagged returns the tag and the inner entry of a kindTagged entry's body.
+func splitTagged(b []byte) (proposalTag, []byte, error) {
+	if len(b) < 16 {
+		return proposalTag{}, nil, fmt.Errorf("%w: tag truncated", ErrCorruptEntry)
+	}
+	return proposalTag{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}, b[16:], nil
+}
 
 // membersEntry publishes client endpoints of members (member id -> endpoint). It is
 // proposed by each new leader (its own endpoint, and those of BootstrapMembers it knows)

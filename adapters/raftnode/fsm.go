@@ -23,7 +23,13 @@ type fsm struct {
 	endpoints map[string]string // member id -> client endpoint (replicated)
 	voters    map[string]string // member id -> raft address (from configuration entries)
 
-	onMembers func() // called (outside mu) when endpoints or voters changed
+	onMembers func()                            // called (outside mu) when endpoints or voters changed
+	onResult  func(tag proposalTag, result any) // called (outside mu) for each applied tagged entry
+}
+
+type taggedResult struct {
+	tag    proposalTag
+	result any
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -44,14 +50,28 @@ func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 // ApplyBatch implements raft.BatchingFSM: commands and configuration entries in order.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
+	var results []taggedResult
 	membersChanged := false
 	f.mu.Lock()
 	for i, l := range logs {
 		switch l.Type {
 		case raft.LogCommand:
 			var changed bool
-			out[i], changed = f.applyCommand(l)
+			data := l.Data
+			tagged := len(data) > 0 && data[0] == kindTagged
+			var tag proposalTag
+			if tagged {
+				var err error
+				if tag, data, err = splitTagged(data[1:]); err != nil {
+					out[i] = f.corrupt(l, err.Error())
+					break
+				}
+			}
+			out[i], changed = f.applyCommand(l, data)
 			membersChanged = membersChanged || changed
+			if tagged {
+				results = append(results, taggedResult{tag, out[i]})
+			}
 		case raft.LogConfiguration:
 			f.applyConfiguration(raft.DecodeConfiguration(l.Data))
 			membersChanged = true
@@ -66,18 +86,24 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if membersChanged && f.onMembers != nil {
 		f.onMembers()
 	}
+	if f.onResult != nil {
+		for _, r := range results {
+			f.onResult(r.tag, r.result)
+		}
+	}
 	return out
 }
 
-func (f *fsm) applyCommand(l *raft.Log) (result any, membersChanged bool) {
-	if len(l.Data) == 0 {
+// applyCommand applies one untagged entry (data is l.Data, or what follows its tag).
+func (f *fsm) applyCommand(l *raft.Log, data []byte) (result any, membersChanged bool) {
+	if len(data) == 0 {
 		return f.corrupt(l, "empty entry"), false
 	}
-	switch l.Data[0] {
+	switch data[0] {
 	case kindCommand:
-		return f.sm.Apply(l.Index, l.Term, l.Data[1:]), false
+		return f.sm.Apply(l.Index, l.Term, data[1:]), false
 	case kindMembers:
-		e, err := decodeMembers(l.Data[1:])
+		e, err := decodeMembers(data[1:])
 		if err != nil {
 			return f.corrupt(l, err.Error()), false
 		}
@@ -86,7 +112,7 @@ func (f *fsm) applyCommand(l *raft.Log) (result any, membersChanged bool) {
 		}
 		return nil, true
 	default:
-		return f.corrupt(l, fmt.Sprintf("unknown kind %d", l.Data[0])), false
+		return f.corrupt(l, fmt.Sprintf("unknown kind %d", data[0])), false
 	}
 }
 

@@ -12,6 +12,7 @@ require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/raft v1.8.0
 	github.com/zraft/zraft/adapters/pebblestore v0.0.0-00010101000000-000000000000
+	github.com/zraft/zraft/domain v0.0.0-00010101000000-000000000000
 )
 
 require (

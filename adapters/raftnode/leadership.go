@@ -71,6 +71,7 @@ func (n *Node) leadershipLoop() {
 				n.establish()
 			} else {
 				n.setReadyTerm(0)
+				n.failWaiting(0, ErrLeadershipLost)
 			}
 			n.publish()
 		}
@@ -84,6 +85,8 @@ func (n *Node) leadershipLoop() {
 func (n *Node) establish() {
 	term := n.raft.CurrentTerm()
 	n.log.Info("raftnode: won election, establishing leadership", "term", term)
+	// Proposals of an earlier term of ours (a loss LeaderCh coalesced away) are lost.
+	n.failWaiting(0, ErrLeadershipLost)
 	endpoints, _ := n.fsm.memberView()
 	entry := membersEntry{endpoints: []Member{{ID: n.cfg.MemberID, ClientEndpoint: n.cfg.ClientEndpoint}}}
 	n.lmu.Lock()
@@ -98,12 +101,12 @@ func (n *Node) establish() {
 		cmds = append(cmds, encodeCommand(n.cfg.LeaderStartedCommand(term)))
 	}
 	for _, data := range cmds {
-		f := n.raft.ApplyLog(raft.Log{Data: data}, n.cfg.ApplyTimeout)
-		if err := f.Error(); err != nil {
+		res, err := n.applyInTerm(term, data)
+		if err != nil {
 			n.log.Warn("raftnode: could not establish leadership", "term", term, "err", err)
 			return
 		}
-		if e, ok := f.Response().(entryError); ok {
+		if e, ok := res.(entryError); ok {
 			n.log.Error("raftnode: leader-started entry failed", "term", term, "err", e.err)
 		}
 	}
@@ -127,4 +130,27 @@ func (n *Node) otherVoters() int {
 		}
 	}
 	return c
+}
+
+// applyInTerm proposes entry while raft makes us leader of term but before we are a
+// ready leader, and waits for it to be applied here. It gives up when raft's leadership
+// moves on: nobody else fails this waiter, as the leadership loop is the caller.
+func (n *Node) applyInTerm(term uint64, entry []byte) (any, error) {
+	tag, w := n.registerTerm(term)
+	defer n.unregister(tag.seq)
+	n.raft.ApplyLog(raft.Log{Data: encodeTagged(tag, entry)}, n.cfg.ApplyTimeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-w.ch:
+			return r.value, r.err
+		case <-n.stop:
+			return nil, ErrShutdown
+		case <-tick.C:
+			if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+				return nil, ErrLeadershipLost
+			}
+		}
+	}
 }

@@ -28,7 +28,7 @@ func (n *Node) AddMember(ctx context.Context, m Member) error {
 		return fmt.Errorf("raftnode: add voter %s: %w", m.ID, err)
 	}
 	entry := encodeMembers(membersEntry{endpoints: []Member{{ID: m.ID, ClientEndpoint: m.ClientEndpoint}}})
-	if err := n.await(ctx, n.raft.ApplyLog(raft.Log{Data: entry}, n.cfg.ApplyTimeout)); err != nil {
+	if _, err := n.propose(ctx, entry); err != nil {
 		return fmt.Errorf("raftnode: publish endpoint of %s: %w", m.ID, err)
 	}
 	return nil
@@ -68,6 +68,8 @@ func (n *Node) TransferLeadership(ctx context.Context, id string) error {
 	}
 	term, _ := n.leaderTerm()
 	n.setReadyTerm(0)
+	// raft refuses new entries during a transfer; those queued may or may not make it.
+	n.failWaiting(0, ErrLeadershipLost)
 	n.publish()
 	defer func() {
 		// A failed transfer leaves us leader of the same term: serve again.

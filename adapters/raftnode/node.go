@@ -28,7 +28,6 @@ type Node struct {
 	closeOnce sync.Once
 	closeErr  error
 	loops     sync.WaitGroup // proposer, leadership, observer, reader
-	waiter    sync.WaitGroup
 
 	proposals
 	leadership
@@ -78,7 +77,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	n.logStore = &countingLogStore{LogStore: stores.Log}
 	n.initEvents()
 	n.initLeadership()
-	n.initProposals()
+	n.initProposals() // after newFSM: it sets the FSM's result hook
 	n.initReads()
 	n.fsm.onMembers = n.kickMembers
 	n.raft, err = raft.NewRaft(cfg.raftConfig(log), n.fsm, n.logStore, stores.Stable, stores.Snapshots, n.trans)
@@ -92,8 +91,6 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	go n.leadershipLoop()
 	go n.proposerLoop()
 	go n.readLoop()
-	n.waiter.Add(1)
-	go n.waiterLoop()
 	log.Debug("raftnode: started", "raft_addr", n.addr)
 	return n, nil
 }
@@ -154,15 +151,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 
 // Close stops the member at once, without handing over leadership (as a crash would,
 // except that stores are closed cleanly). Pending proposals and reads fail with
-// ErrShutdown or an ErrNotLeader/ErrLeadershipLost error. Safe to call more than once.
+// ErrShutdown. Safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		close(n.stop)
 		err := n.raft.Shutdown().Error()
 		n.stopObserver()
 		n.loops.Wait()
-		close(n.pending) // the proposer, the only sender, has stopped
-		n.waiter.Wait()
+		n.failWaiting(0, ErrShutdown)
 		err = errors.Join(err, n.trans.Close())
 		n.publish() // subscribers learn about the shutdown
 		n.closeSubscriptions()

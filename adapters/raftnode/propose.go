@@ -2,22 +2,32 @@ package raftnode
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
 
-// Proposals flow: Propose -> queue -> proposer goroutine (hands bursts of up to
-// ProposalBatch entries to raft.ApplyLog; raft's leader loop groups what is queued into
-// one StoreLogs, i.e. one fsync, and one AppendEntries per follower) -> pending futures
-// -> waiter goroutine (waits on them in log order and hands each result back).
+// Proposals flow: Propose registers a waiter and queues the tagged entry -> the proposer
+// goroutine hands bursts of up to ProposalBatch entries to raft.ApplyLog (raft's apply
+// channel is buffered, so its leader loop finds them together and writes them with one
+// StoreLogs, i.e. one fsync, and one AppendEntries per follower) -> the FSM applies the
+// entry and hands its result to the waiter by tag. Proposals whose entries may never
+// commit are failed when this member loses its leadership (ErrLeadershipLost) or closes.
 type proposals struct {
-	queue   chan *proposal
-	pending chan pendingProposal
+	queue chan []byte
+
+	pmu     sync.Mutex
+	nonce   uint64
+	seq     uint64
+	waiting map[uint64]waiter
 }
 
-type proposal struct {
-	data []byte
-	done chan proposeResult // cap 1: the waiter never blocks
+type waiter struct {
+	term uint64
+	ch   chan proposeResult // cap 1: delivery never blocks
 }
 
 type proposeResult struct {
@@ -25,14 +35,13 @@ type proposeResult struct {
 	err   error
 }
 
-type pendingProposal struct {
-	f raft.ApplyFuture
-	p *proposal
-}
-
 func (n *Node) initProposals() {
-	n.queue = make(chan *proposal, n.cfg.ProposalQueue)
-	n.pending = make(chan pendingProposal, n.cfg.ProposalQueue)
+	n.queue = make(chan []byte, n.cfg.ProposalQueue)
+	n.waiting = map[uint64]waiter{}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	n.nonce = binary.BigEndian.Uint64(b[:])
+	n.fsm.onResult = n.deliver
 }
 
 // Propose replicates cmd through the log and returns the state machine's result for it
@@ -40,30 +49,98 @@ func (n *Node) initProposals() {
 // leader accepts proposals: others return a *NotLeaderError (errors.Is ErrNotLeader)
 // with the leader hint; a leader still establishing its term makes Propose wait.
 //
-// Errors: ErrNotLeader (not appended), ErrLeadershipLost (outcome unknown), ErrShutdown,
-// ErrTimeout, or ctx's error — after which the command may still be applied (outcome
-// unknown), as with any lost reply.
+// Errors: ErrNotLeader (not appended), ErrLeadershipLost (outcome unknown), ErrShutdown
+// (outcome unknown if it happened while waiting), or ctx's error — after which the
+// command may still be applied (outcome unknown), as with any lost reply.
 func (n *Node) Propose(ctx context.Context, cmd []byte) (any, error) {
+	return n.propose(ctx, encodeCommand(cmd))
+}
+
+// propose replicates an untagged entry and waits for its result on this member.
+func (n *Node) propose(ctx context.Context, entry []byte) (any, error) {
 	if err := n.awaitReadyLeader(ctx); err != nil {
 		return nil, err
 	}
-	p := &proposal{data: encodeCommand(cmd), done: make(chan proposeResult, 1)}
+	tag, w, err := n.register()
+	if err != nil {
+		return nil, err
+	}
+	defer n.unregister(tag.seq)
 	select {
-	case n.queue <- p:
+	case n.queue <- encodeTagged(tag, entry):
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-n.stop:
 		return nil, ErrShutdown
 	}
 	select {
-	case r := <-p.done:
+	case r := <-w.ch:
 		return r.value, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-n.stop:
-		// The waiter keeps delivering until raft has failed every future; don't wait
-		// for it, the caller only needs to know the node is going away.
 		return nil, ErrShutdown
+	}
+}
+
+// register adds a waiter for the current leader term. A waiter registered in a term
+// that has already ended would never be failed by failWaiting, hence the re-check.
+func (n *Node) register() (proposalTag, waiter, error) {
+	term, _ := n.leaderTerm()
+	tag, w := n.registerTerm(term)
+	if now, _ := n.leaderTerm(); term == 0 || now != term {
+		n.unregister(tag.seq)
+		return tag, w, n.notLeader()
+	}
+	return tag, w, nil
+}
+
+func (n *Node) registerTerm(term uint64) (proposalTag, waiter) {
+	n.pmu.Lock()
+	n.seq++
+	tag := proposalTag{nonce: n.nonce, seq: n.seq}
+	w := waiter{term: term, ch: make(chan proposeResult, 1)}
+	n.waiting[tag.seq] = w
+	n.pmu.Unlock()
+	return tag, w
+}
+
+func (n *Node) unregister(seq uint64) {
+	n.pmu.Lock()
+	delete(n.waiting, seq)
+	n.pmu.Unlock()
+}
+
+// deliver is the FSM's onResult: hand an applied entry's result to its waiter, if this
+// member proposed it and the proposer still waits.
+func (n *Node) deliver(tag proposalTag, result any) {
+	if tag.nonce != n.nonce {
+		return
+	}
+	n.pmu.Lock()
+	w, ok := n.waiting[tag.seq]
+	delete(n.waiting, tag.seq)
+	n.pmu.Unlock()
+	if !ok {
+		return
+	}
+	if e, isErr := result.(entryError); isErr {
+		w.ch <- proposeResult{err: e.err}
+		return
+	}
+	w.ch <- proposeResult{value: result}
+}
+
+// failWaiting fails every proposal made in a term other than keep (0: all) with err:
+// their entries may or may not commit later, under another leader.
+func (n *Node) failWaiting(keep uint64, err error) {
+	n.pmu.Lock()
+	defer n.pmu.Unlock()
+	for seq, w := range n.waiting {
+		if keep == 0 || w.term != keep {
+			delete(n.waiting, seq)
+			w.ch <- proposeResult{err: err}
+		}
 	}
 }
 
@@ -83,6 +160,7 @@ func (n *Node) awaitReadyLeader(ctx context.Context) error {
 		}
 		select {
 		case <-changed:
+		case <-time.After(50 * time.Millisecond): // raft may step down without a term change
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-n.stop:
@@ -94,54 +172,24 @@ func (n *Node) awaitReadyLeader(ctx context.Context) error {
 func (n *Node) proposerLoop() {
 	defer n.loops.Done()
 	for {
-		var p *proposal
+		var data []byte
 		select {
-		case p = <-n.queue:
+		case data = <-n.queue:
 		case <-n.stop:
-			n.failQueued()
 			return
 		}
-		// Hand raft everything queued so far (up to the batch size) back to back, so
-		// that its leader loop finds them together and writes them with one StoreLogs.
-		for i := 0; p != nil; i++ {
-			n.pending <- pendingProposal{f: n.raft.ApplyLog(raft.Log{Data: p.data}, n.cfg.ApplyTimeout), p: p}
-			p = nil
+		// Hand raft everything queued so far (up to the batch size) back to back. The
+		// futures are not needed: results come back through the FSM by tag, and a
+		// rejected entry (we lost leadership) is failed by the leadership loop.
+		for i := 0; data != nil; i++ {
+			n.raft.ApplyLog(raft.Log{Data: data}, n.cfg.ApplyTimeout)
+			data = nil
 			if i+1 < n.cfg.ProposalBatch {
 				select {
-				case p = <-n.queue:
+				case data = <-n.queue:
 				default:
 				}
 			}
 		}
-	}
-}
-
-// failQueued answers proposals that never reached raft.
-func (n *Node) failQueued() {
-	for {
-		select {
-		case p := <-n.queue:
-			p.done <- proposeResult{err: ErrShutdown}
-		default:
-			return
-		}
-	}
-}
-
-// waiterLoop waits for futures in the order they were handed to raft (which completes
-// them in log order) and delivers each proposal's own result.
-func (n *Node) waiterLoop() {
-	defer n.waiter.Done()
-	for pp := range n.pending {
-		if err := pp.f.Error(); err != nil {
-			pp.p.done <- proposeResult{err: n.mapErr(err)}
-			continue
-		}
-		res := pp.f.Response()
-		if e, ok := res.(entryError); ok {
-			pp.p.done <- proposeResult{err: e.err}
-			continue
-		}
-		pp.p.done <- proposeResult{value: res}
 	}
 }

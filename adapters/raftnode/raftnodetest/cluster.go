@@ -28,6 +28,9 @@ type Options struct {
 	InMemory bool
 	// Configure adjusts each member's config before it starts.
 	Configure func(c *raftnode.Config)
+	// NewStateMachine makes a member's state machine at every (re)start; default: a new
+	// KV (Member.KV).
+	NewStateMachine func(memberID string) raftnode.StateMachine
 	// Logger receives the members' logs; default: discarded unless testing.Verbose().
 	Logger *slog.Logger
 }
@@ -46,8 +49,9 @@ type Cluster struct {
 type Member struct {
 	ID       string
 	Dir      string
-	RaftAddr string // fixed after the first start, so restarts keep it
-	KV       *KV
+	RaftAddr string                // fixed after the first start, so restarts keep it
+	KV       *KV                   // the state machine when Options.NewStateMachine is nil
+	SM       raftnode.StateMachine // the state machine of the current run
 	node     *raftnode.Node
 	stores   raftnode.Stores // reused across restarts with Options.InMemory
 }
@@ -156,8 +160,13 @@ func (c *Cluster) start(m *Member) {
 	if c.opts.Configure != nil {
 		c.opts.Configure(&cfg)
 	}
-	m.KV = NewKV()
-	node, err := raftnode.New(cfg, m.KV)
+	if c.opts.NewStateMachine != nil {
+		m.SM = c.opts.NewStateMachine(m.ID)
+	} else {
+		m.KV = NewKV()
+		m.SM = m.KV
+	}
+	node, err := raftnode.New(cfg, m.SM)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", m.ID, err)
 	}
