@@ -188,7 +188,10 @@ func (c *cli) watch(ctx context.Context, keys []string) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case ev := <-cl.Events():
+		case ev, ok := <-cl.Events():
+			if !ok {
+				return client.ErrClosed
+			}
 			if ev.Kind == client.EventSessionExpired {
 				return ev.Err
 			}
