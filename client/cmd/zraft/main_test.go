@@ -174,6 +174,37 @@ func TestCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("watch ends when the session expires", func(t *testing.T) {
+		if r := zraft(t, bin, env, "set", "e", "0"); r.code != 0 {
+			t.Fatalf("set: %+v", r)
+		}
+		cmd := exec.Command(bin, "watch", "e")
+		cmd.Env = append(os.Environ(), env...)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill() }()
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil || line != "e\t0\n" {
+			t.Fatalf("first line %q, %v", line, err)
+		}
+		for _, id := range cl.Sessions() { // only the watcher's is open
+			cl.Expire(id)
+		}
+		err = cmd.Wait()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(stderr.String(), "session expired") {
+			t.Fatalf("watch: %v, stderr %q; want exit 2", err, stderr.String())
+		}
+		oneLine(t, result{stderr: stderr.String()})
+	})
+
 	t.Run("usage", func(t *testing.T) {
 		for _, args := range [][]string{{}, {"frobnicate"}, {"get"}, {"set", "k"}, {"status", "x"},
 			{"--endpoints", "nonsense", "get", "k"}, {"--timeout", "0s", "get", "k"}, {"--bogus"}} {
