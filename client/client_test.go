@@ -400,3 +400,19 @@ func TestPayloadTooLargeFailsAtOnce(t *testing.T) {
 		t.Fatalf("tiny limit: %v", err)
 	}
 }
+
+// An idle client keeps its session alive with KeepAlive; the cluster expires only
+// silent sessions.
+func TestKeepAliveKeepsIdleSession(t *testing.T) {
+	checkLeaks(t)
+	cl := startCluster(t, testserver.Config{Members: 1, SessionTimeout: 1500 * time.Millisecond})
+	c := dial(t, cl.Endpoints()) // KeepAlive every 200 ms (testOptions)
+	sid := status(t, c).SessionID
+	time.Sleep(3 * time.Second)
+	if s := cl.Sessions(); len(s) != 1 || s[0] != sid {
+		t.Fatalf("sessions %v, want %s alive", s, sid)
+	}
+	if _, err := c.Submit(ctxT(t), set(t, "k", "v")); err != nil {
+		t.Fatal(err)
+	}
+}
