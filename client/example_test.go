@@ -126,12 +126,18 @@ func ExampleClient_Events() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ev := <-c.Events()
-	fmt.Println(ev.Kind, ev.Member, ev.New)
-	_ = c.Close(ctx)
-	for ev := range c.Events() { // closed once the client is
-		fmt.Println(ev.Kind)
+	for ev := range c.Events() {
+		if ev.Kind == client.EventConnected { // a slow first attempt may come before
+			fmt.Println(ev.Kind, ev.Member, ev.New)
+			break
+		}
 	}
+	_ = c.Close(ctx)
+	var last client.Event
+	for ev := range c.Events() { // closed once the client is
+		last = ev
+	}
+	fmt.Println(last.Kind)
 	// Output:
 	// connected node-1 true
 	// closed
