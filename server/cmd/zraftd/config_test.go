@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zraft/zraft/server"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestNoFlagsGiveTheDocumentedDefaults(t *testing.T) {
+	s, err := parseSettings(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.cfg
+	want := map[string][2]string{
+		"id":          {c.MemberID, "node-1"},
+		"client addr": {c.ClientAddr, "tcp://127.0.0.1:7001"},
+		"raft addr":   {c.RaftAddr, "127.0.0.1:7101"},
+		"admin addr":  {c.AdminAddr, "127.0.0.1:7201"},
+		"data":        {c.DataDir, "zraft-data"},
+	}
+	for name, v := range want {
+		if v[0] != v[1] {
+			t.Errorf("%s = %q, want %q", name, v[0], v[1])
+		}
+	}
+	if c.SessionTimeout != 30*time.Second || c.LeaderGrace != 10*time.Second || c.RedeliveryInterval != time.Second ||
+		c.FlushInterval != time.Second || c.MaxInFlight != 1024 || c.MaxConnections != 10_000 {
+		t.Errorf("tunables: %+v", c)
+	}
+	if len(c.Bootstrap) != 0 || len(c.Join) != 0 {
+		t.Errorf("no flags must mean a single member bootstrapping itself: %+v %+v", c.Bootstrap, c.Join)
+	}
+	if s.logLevel.String() != "INFO" {
+		t.Errorf("log level %v", s.logLevel)
+	}
+}
+
+func TestEnvironmentAndFlagsFlagsWin(t *testing.T) {
+	e := env(map[string]string{
+		"ZRAFT_ID":              "from-env",
+		"ZRAFT_DATA":            "/tmp/from-env",
+		"ZRAFT_SESSION_TIMEOUT": "45s",
+		"ZRAFT_BOOTSTRAP":       "a=127.0.0.1:1|tcp://127.0.0.1:2,from-flag=127.0.0.1:3|tcp://127.0.0.1:4",
+		"ZRAFT_LOG_LEVEL":       "debug",
+	})
+	s, err := parseSettings([]string{"--id", "from-flag", "--max-in-flight=7"}, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.cfg
+	if c.MemberID != "from-flag" || c.DataDir != "/tmp/from-env" || c.SessionTimeout != 45*time.Second || c.MaxInFlight != 7 {
+		t.Fatalf("got %+v", c)
+	}
+	if len(c.Bootstrap) != 2 || c.Bootstrap[1] != (server.Member{ID: "from-flag", RaftAddr: "127.0.0.1:3", ClientEndpoint: "tcp://127.0.0.1:4"}) {
+		t.Fatalf("bootstrap %+v", c.Bootstrap)
+	}
+	if s.logLevel.String() != "DEBUG" {
+		t.Fatalf("log level %v", s.logLevel)
+	}
+}
+
+func TestBadSettingsAreOneLineErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--nope"}, nil, "not defined"},
+		{[]string{"extra"}, nil, "unexpected argument"},
+		{[]string{"--session-timeout", "soon"}, nil, "session-timeout"},
+		{nil, map[string]string{"ZRAFT_MAX_IN_FLIGHT": "many"}, "ZRAFT_MAX_IN_FLIGHT"},
+		{[]string{"--client-addr", "127.0.0.1:1"}, nil, "tcp://"},
+		{[]string{"--bootstrap", "x"}, nil, "id=raft-addr"},
+		{[]string{"--bootstrap", "other=127.0.0.1:1"}, nil, "do not include"},
+		{[]string{"--bootstrap", "node-1=127.0.0.1:1", "--join", "127.0.0.1:2"}, nil, "exclude"},
+		{[]string{"--log-level", "loud"}, nil, "log level"},
+		{[]string{"--flush-interval", "1m"}, nil, "flush interval"},
+	} {
+		_, err := parseSettings(tc.args, env(tc.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v %v: error %v, want one line mentioning %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+	var usage strings.Builder
+	if _, err := parseSettings([]string{"-h"}, env(nil), &usage); !errors.Is(err, errHelp) || !strings.Contains(usage.String(), "-client-addr") {
+		t.Fatalf("-h: %v, usage %q", err, usage.String())
+	}
+}
