@@ -14,7 +14,7 @@ import (
 // loaded machine.
 func testOptions(extra ...Option) []Option {
 	return append([]Option{
-		WithConnectTimeout(2 * time.Second),
+		WithConnectTimeout(5 * time.Second),
 		WithBackoff(10*time.Millisecond, 200*time.Millisecond),
 		WithKeepAlive(200*time.Millisecond, 10*time.Second),
 		WithResendInterval(2 * time.Second),
