@@ -114,17 +114,17 @@ func (l *loop) connEvent(ce connEvent) {
 		_ = l.step(clientsession.ConnectionDown{Conn: c.id})
 	case zmtp.EventMessage:
 		l.c.metrics.frame(ce.ev.Data)
-		if len(l.backlog) > 0 && l.defer_(ce.ev.Data) {
+		if len(l.backlog) > 0 && l.mustDefer(ce.ev.Data) {
 			return
 		}
 		_ = l.step(clientsession.Received{Conn: c.id, Bytes: ce.ev.Data})
 	}
 }
 
-// defer_ reports whether b is a new server request that must wait because the
+// mustDefer reports whether b is a new server request that must wait because the
 // application has not read the earlier ones. Re-sent ones (id ≤ last) still go to the
 // engine, which re-acknowledges them.
-func (l *loop) defer_(b []byte) bool {
+func (l *loop) mustDefer(b []byte) bool {
 	if len(b) < 7 || protocol.ServerCode(b[6]) != protocol.CodeServerRequest {
 		return false
 	}
