@@ -42,6 +42,13 @@ var allowedPrefixes = []string{
 	"github.com/zraft/zraft/domain",
 }
 
+// testSupport is the test-support package under internal/: its non-test files may import
+// anything (testing, flag, os), and no non-test file outside it may import it, so that
+// test support never reaches the core. Any other package under internal/ is core code.
+const testSupport = "internal/scripttest"
+
+const modulePath = "github.com/zraft/zraft/domain"
+
 func allowed(path string) bool {
 	if allowedImports[path] {
 		return true
@@ -55,9 +62,11 @@ func allowed(path string) bool {
 }
 
 // TestDomainStaysPure fails when non-test code in the domain module imports anything
-// outside the allowed set, starts a goroutine, or uses channels or select.
+// outside the allowed set, starts a goroutine, or uses channels or select; and when
+// non-test code outside testSupport imports testSupport.
 func TestDomainStaysPure(t *testing.T) {
 	fset := token.NewFileSet()
+	sawTestSupport := false
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -72,9 +81,14 @@ func TestDomainStaysPure(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		inTestSupport := filepath.ToSlash(filepath.Dir(path)) == testSupport
+		sawTestSupport = sawTestSupport || inTestSupport
 		for _, imp := range f.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
-			if !allowed(p) {
+			switch {
+			case p == modulePath+"/"+testSupport && !inTestSupport:
+				t.Errorf("%s imports %q: test support is for _test.go files only", path, p)
+			case !allowed(p) && !inTestSupport:
 				t.Errorf("%s imports %q: domain must stay pure (see allowedImports)", path, p)
 			}
 		}
@@ -91,5 +105,8 @@ func TestDomainStaysPure(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !sawTestSupport {
+		t.Errorf("no package %s: remove or update the exemption", testSupport)
 	}
 }

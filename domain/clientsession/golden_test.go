@@ -1,17 +1,13 @@
 package clientsession_test
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/zraft/zraft/domain/clientsession"
+	"github.com/zraft/zraft/domain/internal/scripttest"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected output of the golden scripts in testdata/")
 
 // TestGolden runs every testdata/*.txt script. A script is a list of commands, one per
 // line; the lines starting with "> " after a command are its outputs. With -update the
@@ -29,51 +25,20 @@ var update = flag.Bool("update", false, "rewrite the expected output of the gold
 //
 // Every script also runs under the invariant checker.
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no golden scripts")
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := runScript(t, string(want))
-			if *update {
-				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if got != string(want) {
-				t.Errorf("%s: output differs (run with -update and review the diff):\n%s", file, lineDiff(string(want), got))
-			}
-		})
-	}
+	scripttest.Run(t, "testdata/*.txt", runScript)
 }
 
 func runScript(t *testing.T, script string) string {
 	t.Helper()
 	var (
-		out strings.Builder
+		out scripttest.Output
 		e   *clientsession.Engine
 		chk *checker
 	)
-	emit := func(s string) { out.WriteString("> " + s + "\n") }
-	for n, line := range strings.Split(strings.TrimRight(script, "\n"), "\n") {
-		if strings.HasPrefix(line, "> ") || line == ">" {
-			continue
-		}
-		out.WriteString(line + "\n")
-		fields := strings.Fields(line)
-		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
-			continue
-		}
-		fail := func(err error) { t.Fatalf("line %d %q: %v", n+1, line, err) }
+	emit := func(s string) { out.Emit("%s", s) }
+	for line := range scripttest.Commands(script, &out) {
+		fields := strings.Fields(line.Text)
+		fail := func(err error) { line.Fatal(t, err) }
 		word := fields[0]
 		if word == "config" {
 			cfg, err := parseConfig(fields[1:])
@@ -102,10 +67,7 @@ func runScript(t *testing.T, script string) string {
 			}
 			continue
 		}
-		if len(fields) < 2 || !strings.HasPrefix(fields[1], "@") {
-			fail(fmt.Errorf("want %s @TIME", word))
-		}
-		now, err := atoi(fields[1][1:])
+		now, err := scripttest.At(fields)
 		if err != nil {
 			fail(err)
 		}
@@ -133,22 +95,4 @@ func runScript(t *testing.T, script string) string {
 		}
 	}
 	return out.String()
-}
-
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want %q\n  got  %q\n", i+1, wl, gl)
-		}
-	}
-	return b.String()
 }

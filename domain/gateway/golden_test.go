@@ -2,19 +2,15 @@ package gateway
 
 import (
 	"encoding/hex"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/zraft/zraft/domain/internal/scripttest"
 	"github.com/zraft/zraft/domain/session"
 	"github.com/zraft/zraft/protocol"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected output of the golden scripts in testdata/")
 
 // TestGolden runs every testdata/*.txt script against a Gateway and a real
 // session.Machine (see harness). A script is a list of commands, one per line; the lines
@@ -42,64 +38,31 @@ var update = flag.Bool("update", false, "rewrite the expected output of the gold
 //	reads | read-fail                       serve / fail every queued read
 //	stats | state
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no golden scripts")
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := runScript(t, string(want))
-			if *update {
-				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if got != string(want) {
-				t.Errorf("%s: output differs (run with -update and review the diff):\n%s", file, lineDiff(string(want), got))
-			}
-		})
-	}
+	scripttest.Run(t, "testdata/*.txt", runScript)
 }
 
 type script struct {
 	h   *harness
-	out *strings.Builder
+	out scripttest.Output
 }
 
 func runScript(t *testing.T, text string) string {
-	s := &script{out: &strings.Builder{}}
-	for n, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-		if strings.HasPrefix(line, "> ") || line == ">" {
-			continue
-		}
-		s.out.WriteString(line + "\n")
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			continue
-		}
-		if s.h == nil && !strings.HasPrefix(trimmed, "config") {
+	s := &script{}
+	for line := range scripttest.Commands(text, &s.out) {
+		cmd := line.Command()
+		if s.h == nil && !strings.HasPrefix(cmd, "config") {
 			if err := s.config(""); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := s.run(trimmed); err != nil {
-			t.Fatalf("line %d %q: %v", n+1, line, err)
+		if err := s.run(cmd); err != nil {
+			line.Fatal(t, err)
 		}
 	}
 	return s.out.String()
 }
 
-func (s *script) emit(format string, args ...any) {
-	fmt.Fprintf(s.out, "> "+format+"\n", args...)
-}
+func (s *script) emit(format string, args ...any) { s.out.Emit(format, args...) }
 
 func (s *script) config(args string) error {
 	var cfg Config
@@ -281,25 +244,4 @@ func (s *script) step(in Input) error {
 		s.emit("error: %v", err)
 	}
 	return nil
-}
-
-// lineDiff lists the first lines that differ, enough to find the change.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < max(len(w), len(g)) && shown < 12; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want %q\n  got  %q\n", i+1, wl, gl)
-			shown++
-		}
-	}
-	return b.String()
 }

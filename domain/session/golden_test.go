@@ -2,18 +2,14 @@ package session_test
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/zraft/zraft/domain/internal/scripttest"
 	"github.com/zraft/zraft/domain/session"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected output of the golden scripts in testdata/")
 
 // TestGolden runs every testdata/*.txt script. A script is a list of commands, one per
 // line; the lines starting with "> " after each command are its expected output. With
@@ -36,31 +32,7 @@ var update = flag.Bool("update", false, "rewrite the expected output of the gold
 // Every applied command is encoded, decoded and applied through ApplyEntry, so the scripts
 // also exercise the codec.
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no golden scripts")
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := runScript(t, string(want))
-			if *update {
-				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if got != string(want) {
-				t.Errorf("%s: output differs (run with -update and review the diff):\n%s", file, lineDiff(string(want), got))
-			}
-		})
-	}
+	scripttest.Run(t, "testdata/*.txt", runScript)
 }
 
 type scriptRunner struct {
@@ -69,30 +41,20 @@ type scriptRunner struct {
 	app   *counterApp
 	cfg   session.Config
 	index uint64
-	out   *strings.Builder
+	out   scripttest.Output
 }
 
 func runScript(t *testing.T, script string) string {
-	r := &scriptRunner{t: t, out: &strings.Builder{}}
-	for n, line := range strings.Split(strings.TrimRight(script, "\n"), "\n") {
-		if strings.HasPrefix(line, "> ") || line == ">" {
-			continue
-		}
-		r.out.WriteString(line + "\n")
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			continue
-		}
-		if err := r.run(trimmed); err != nil {
-			t.Fatalf("line %d %q: %v", n+1, line, err)
+	r := &scriptRunner{t: t}
+	for line := range scripttest.Commands(script, &r.out) {
+		if err := r.run(line.Command()); err != nil {
+			line.Fatal(t, err)
 		}
 	}
 	return r.out.String()
 }
 
-func (r *scriptRunner) emit(format string, args ...any) {
-	fmt.Fprintf(r.out, "> "+format+"\n", args...)
-}
+func (r *scriptRunner) emit(format string, args ...any) { r.out.Emit(format, args...) }
 
 func (r *scriptRunner) run(line string) error {
 	word, rest, _ := strings.Cut(line, " ")
@@ -232,10 +194,7 @@ func (r *scriptRunner) emitOutcome(o session.Outcome) {
 
 func parseCommand(line string) (session.Command, error) {
 	f := strings.Fields(line)
-	if len(f) < 2 || !strings.HasPrefix(f[1], "@") {
-		return nil, fmt.Errorf("want VERB @TIME ...: %q", line)
-	}
-	at, err := strconv.ParseInt(f[1][1:], 10, 64)
+	at, err := scripttest.At(f)
 	if err != nil {
 		return nil, err
 	}
@@ -308,25 +267,4 @@ func capsString(caps []session.Capability) string {
 		parts[i] = c.Key + "=" + c.Value
 	}
 	return "[" + strings.Join(parts, ",") + "]"
-}
-
-// lineDiff shows the first differing lines of two texts.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < max(len(w), len(g)) && shown < 20; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want %q\n  got  %q\n", i+1, wl, gl)
-			shown++
-		}
-	}
-	return b.String()
 }
