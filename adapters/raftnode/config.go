@@ -78,9 +78,9 @@ type Config struct {
 
 	// Logger receives the node's and raft's logs. Default slog.Default().
 	Logger *slog.Logger
-	// RaftLogLevel is the minimum level of raft's own logs forwarded to Logger.
-	// Default slog.LevelWarn.
-	RaftLogLevel slog.Level
+	// RaftLogLevel is the minimum level of raft's own logs forwarded to Logger (raft logs
+	// every election at info). Default slog.LevelWarn.
+	RaftLogLevel slog.Leveler
 	// WrapStreamLayer, if set, wraps the TCP stream layer between members (tests use it
 	// to partition members).
 	WrapStreamLayer func(raft.StreamLayer) raft.StreamLayer
@@ -124,7 +124,7 @@ func (c Config) WithDefaults() Config {
 	if c.Stores == nil {
 		c.Stores = PebbleStores(c.SnapshotRetain, c.Logger)
 	}
-	if c.RaftLogLevel == 0 {
+	if c.RaftLogLevel == nil {
 		c.RaftLogLevel = slog.LevelWarn
 	}
 	return c
@@ -201,6 +201,6 @@ func (c Config) raftConfig(logger *slog.Logger) *raft.Config {
 	// Buffer raft's apply channel so that a burst of proposals is grouped into one
 	// StoreLogs (one fsync) by raft's leader loop.
 	rc.BatchApplyCh = true
-	rc.Logger = newHclogAdapter(logger.With("component", "raft"), c.RaftLogLevel)
+	rc.Logger = newHclogAdapter(logger.With("component", "raft"), c.RaftLogLevel.Level())
 	return rc
 }

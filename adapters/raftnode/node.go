@@ -71,7 +71,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		Stream:  stream,
 		MaxPool: 4,
 		Timeout: 10 * time.Second,
-		Logger:  newHclogAdapter(log.With("component", "raft-net"), cfg.RaftLogLevel),
+		Logger:  newHclogAdapter(log.With("component", "raft-net"), cfg.RaftLogLevel.Level()),
 	})
 	n.fsm = newFSM(sm, log)
 	n.logStore = &countingLogStore{LogStore: stores.Log}

@@ -3,6 +3,7 @@ package raftnode
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +30,7 @@ type readRound struct {
 }
 
 type reads struct {
+	rounds   atomic.Uint64 // confirmation rounds run
 	rmu      sync.Mutex
 	next     *readRound    // the round that reads arriving now will share
 	readKick chan struct{} // cap 1: a round is waiting
@@ -111,6 +113,7 @@ func (n *Node) readLoop() {
 		n.next = nil
 		n.rmu.Unlock()
 		if r != nil {
+			n.rounds.Add(1)
 			r.err = n.confirm()
 			close(r.done)
 		}

@@ -22,14 +22,14 @@ func TestReadsSeeCommittedWrites(t *testing.T) {
 	if _, err := leader.Node().Propose(ctx, raftnodetest.SetCmd("k", "v1")); err != nil {
 		t.Fatal(err)
 	}
-	// Many concurrent linearizable and lease reads; every one sees the acknowledged write.
+	// Many concurrent linearizable reads; every one sees the acknowledged write, and
+	// they share confirmation rounds.
 	var wg sync.WaitGroup
-	errs := make(chan error, 200)
-	for i := 0; i < 200; i++ {
+	const reads = 200
+	errs := make(chan error, reads)
+	rounds0 := leader.Node().Stats().ReadRounds
+	for i := 0; i < reads; i++ {
 		level := raftnode.Linearizable
-		if i%2 == 1 {
-			level = raftnode.Lease
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -47,6 +47,27 @@ func TestReadsSeeCommittedWrites(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+	rounds := leader.Node().Stats().ReadRounds - rounds0
+	t.Logf("%d linearizable reads took %d confirmation rounds", reads, rounds)
+	if rounds == 0 || rounds >= reads/2 {
+		t.Errorf("%d reads took %d rounds: not shared", reads, rounds)
+	}
+	// A lease read within ReadLeaseTimeout of a round's start is served from the lease,
+	// without a new round (the round started after `start`).
+	start := time.Now()
+	if err := leader.Node().Read(ctx, raftnode.Linearizable, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	rounds0 = leader.Node().Stats().ReadRounds
+	before := time.Now()
+	var v string
+	if err := leader.Node().Read(ctx, raftnode.Lease, func() { v, _ = leader.KV.Get("k") }); err != nil || v != "v1" {
+		t.Fatalf("lease read %q %v", v, err)
+	}
+	r := leader.Node().Stats().ReadRounds - rounds0
+	if within := before.Sub(start) < leaseTimeout; within && r != 0 {
+		t.Errorf("lease read within the lease ran %d rounds", r)
 	}
 	// Followers refuse linearizable and lease reads with a hint, and serve stale ones.
 	for _, m := range c.Members() {
@@ -188,6 +209,13 @@ func TestPartitionedLeaderStopsServingLinearizableReads(t *testing.T) {
 		t.Fatalf("healed old leader = %q", got)
 	}
 }
+
+// leaseTimeout is raftnodetest.FastConfig's ReadLeaseTimeout.
+var leaseTimeout = func() time.Duration {
+	var c raftnode.Config
+	raftnodetest.FastConfig(&c)
+	return c.ReadLeaseTimeout
+}()
 
 func waitKnowsLeader(t *testing.T, ctx context.Context, m *raftnodetest.Member, id string) {
 	t.Helper()

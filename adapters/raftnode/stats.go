@@ -48,6 +48,9 @@ type Stats struct {
 	AppliedIndex uint64
 	// LastSnapshotIndex is the index of the newest snapshot taken or installed.
 	LastSnapshotIndex uint64
+	// ReadRounds counts leadership confirmation rounds run for reads (shared by all the
+	// reads that arrived while the previous round was in flight).
+	ReadRounds uint64
 }
 
 // Stats returns the member's current counters.
@@ -63,5 +66,6 @@ func (n *Node) Stats() Stats {
 		CommitIndex:       n.raft.CommitIndex(),
 		AppliedIndex:      applied,
 		LastSnapshotIndex: snapIdx,
+		ReadRounds:        n.rounds.Load(),
 	}
 }
