@@ -1,7 +1,6 @@
 package raftnode_test
 
 import (
-	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -52,5 +51,3 @@ func leakedStacks() []string {
 	}
 	return out
 }
-
-func TestMain(m *testing.M) { os.Exit(m.Run()) }
