@@ -54,3 +54,57 @@ func BenchmarkReconnectResend1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRoundTripWith1000Pending: what the client's owner goroutine does per answer
+// while 1000 other commands wait: Submit, NextDeadline, the answer, NextDeadline.
+// NextDeadline runs after every event, so its cost must not grow with what is pending.
+func BenchmarkRoundTripWith1000Pending(b *testing.B) {
+	cfg := baseConfig()
+	cfg.KeepAliveTimeout = 1 << 39
+	e := connected(b, cfg)
+	payload := make([]byte, 64)
+	for h := 1; h <= 1000; h++ {
+		if _, err := e.Step(1, clientsession.Submit{Handle: clientsession.Handle(h), Payload: payload}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	resp := make([]byte, 0, 128)
+	b.ReportAllocs()
+	for i := 1001; b.Loop(); i++ {
+		if _, err := e.Step(1, clientsession.Submit{Handle: clientsession.Handle(i), Payload: payload}); err != nil {
+			b.Fatal(err)
+		}
+		if _, ok := e.NextDeadline(); !ok {
+			b.Fatal("no deadline")
+		}
+		var err error
+		resp, err = protocol.AppendServerMessage(resp[:0], &protocol.ClientResponse{RequestID: protocol.RequestID(i), Result: payload})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Step(1, clientsession.Received{Conn: 1, Bytes: resp}); err != nil {
+			b.Fatal(err)
+		}
+		if _, ok := e.NextDeadline(); !ok {
+			b.Fatal("no deadline")
+		}
+	}
+}
+
+// BenchmarkNextDeadline1000: NextDeadline alone with 1000 commands pending.
+func BenchmarkNextDeadline1000(b *testing.B) {
+	cfg := baseConfig()
+	cfg.KeepAliveTimeout = 1 << 39
+	e := connected(b, cfg)
+	for h := 1; h <= 1000; h++ {
+		if _, err := e.Step(1, clientsession.Submit{Handle: clientsession.Handle(h), Payload: make([]byte, 64)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := e.NextDeadline(); !ok {
+			b.Fatal("no deadline")
+		}
+	}
+}

@@ -17,7 +17,7 @@ type request struct {
 	payload   []byte
 	createdAt protocol.Timestamp
 	trace     [2]string
-	lastSent  int64
+	sent
 	cancelled bool
 }
 
@@ -28,7 +28,7 @@ type query struct {
 	createdAt   protocol.Timestamp
 	consistency protocol.Consistency
 	trace       [2]string
-	lastSent    int64
+	sent
 }
 
 // calls holds what callers wait for. Commands are kept sorted by id (ids are assigned in
@@ -41,12 +41,15 @@ type calls struct {
 	// handles maps a live (not cancelled, not delivered) handle to its call.
 	handles map[Handle]bool
 	corrs   map[protocol.CorrelationID]bool
+	// order holds the calls sent on the live connection, oldest send first.
+	order sendOrder
 }
 
 func (c *calls) init() {
 	c.nextID = 1
 	c.handles = make(map[Handle]bool)
 	c.corrs = make(map[protocol.CorrelationID]bool)
+	c.order.init()
 }
 
 func (c *calls) has(h Handle) bool { return c.handles[h] }
@@ -148,12 +151,12 @@ func (q *query) message(ext uint8) *protocol.Query {
 
 func (e *Engine) sendRequest(r *request, k protocol.RequestID) {
 	e.send(r.message(k, e.link.ext))
-	r.lastSent = e.now
+	e.calls.order.touch(&r.sent, e.now)
 }
 
 func (e *Engine) sendQuery(q *query) {
 	e.send(q.message(e.link.ext))
-	q.lastSent = e.now
+	e.calls.order.touch(&q.sent, e.now)
 }
 
 // cancel forgets the caller of h (see CancelRequest for why a command stays pending).
@@ -172,6 +175,7 @@ func (e *Engine) cancel(h Handle) {
 	for i, q := range c.queries {
 		if q.handle == h {
 			delete(c.corrs, q.corr)
+			c.order.remove(&q.sent)
 			c.queries = slices.Delete(c.queries, i, i+1)
 			return
 		}
@@ -182,6 +186,7 @@ func (e *Engine) cancel(h Handle) {
 // caller cancelled.
 func (c *calls) complete(e *Engine, i int, d Deliver) {
 	r := c.reqs[i]
+	c.order.remove(&r.sent)
 	c.reqs = slices.Delete(c.reqs, i, i+1)
 	if r.cancelled {
 		e.ignore(fmt.Sprintf("answer to request %d", r.id), "caller cancelled")
@@ -215,7 +220,7 @@ func (c *calls) requestError(e *Engine, m *protocol.RequestError) {
 		err = ErrPayloadTooLarge
 	case protocol.ErrorOverloaded:
 		// Not applied; the same request goes again after ResendInterval.
-		c.reqs[i].lastSent = e.now
+		c.order.touch(&c.reqs[i].sent, e.now)
 		e.ignore(fmt.Sprintf("RequestError %d", m.RequestID), "server overloaded; will resend")
 		return
 	default:
@@ -232,6 +237,7 @@ func (c *calls) queryResponse(e *Engine, m *protocol.QueryResponse) {
 	}
 	q := c.queries[i]
 	c.queries = slices.Delete(c.queries, i, i+1)
+	c.order.remove(&q.sent)
 	delete(c.corrs, q.corr)
 	delete(c.handles, q.handle)
 	e.emit(Deliver{Handle: q.handle, Result: bytes.Clone(m.Result)})
@@ -251,8 +257,8 @@ func (c *calls) resendAll(e *Engine) {
 // resendDue re-sends the calls unanswered for ResendInterval on the live connection.
 func (c *calls) resendDue(e *Engine) {
 	every := e.cfg.ResendInterval
-	if every < 0 {
-		return
+	if t, ok := c.nextResend(every); !ok || e.now < t {
+		return // nothing due: the common case costs no scan
 	}
 	k := c.lowestPending()
 	for _, r := range c.reqs {
@@ -267,18 +273,16 @@ func (c *calls) resendDue(e *Engine) {
 	}
 }
 
+// nextResend is when the call sent longest ago is due again.
 func (c *calls) nextResend(every int64) (int64, bool) {
-	if every < 0 || c.pending() == 0 {
+	if every < 0 {
 		return 0, false
 	}
-	t := int64(math.MaxInt64)
-	for _, r := range c.reqs {
-		t = min(t, r.lastSent+every)
+	n, ok := c.order.oldest()
+	if !ok {
+		return 0, false
 	}
-	for _, q := range c.queries {
-		t = min(t, q.lastSent+every)
-	}
-	return t, true
+	return n.lastSent + every, true
 }
 
 // failAll delivers err to every caller still waiting, commands in id order first.
@@ -292,6 +296,7 @@ func (c *calls) failAll(e *Engine, err error) {
 		e.emit(Deliver{Handle: q.handle, Err: err})
 	}
 	c.reqs, c.queries = nil, nil
+	c.order.init()
 	clear(c.handles)
 	clear(c.corrs)
 }
