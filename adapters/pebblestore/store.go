@@ -87,6 +87,9 @@ func Open(dir string, opts ...Option) (*Store, error) {
 func (s *Store) checkFormat() error {
 	v, closer, err := s.db.Get(keyFormat)
 	if errors.Is(err, pebble.ErrNotFound) {
+		if empty, err := s.dbEmpty(); err != nil || !empty {
+			return errors.Join(errors.New("pebblestore: the database holds data but no store format version: not a pebblestore store"), err)
+		}
 		if err := s.db.Set(keyFormat, appendStable(nil, []byte{storeFormat}), pebble.Sync); err != nil {
 			return fmt.Errorf("pebblestore: write format version: %w", err)
 		}
@@ -104,6 +107,15 @@ func (s *Store) checkFormat() error {
 		return fmt.Errorf("pebblestore: unsupported store format %x (this code reads %d)", got, storeFormat)
 	}
 	return nil
+}
+
+// dbEmpty reports whether the database holds no key at all.
+func (s *Store) dbEmpty() (bool, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	return !it.First(), errors.Join(it.Error(), it.Close())
 }
 
 // scanBounds reads the first and last log index from the database.

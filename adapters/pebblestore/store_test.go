@@ -222,3 +222,12 @@ func TestLargeDeleteRanges(t *testing.T) {
 	wantLog(t, s, makeLogs(2499, 2499, 1)[0])
 	wantValue(t, s, []byte{prefixLog}, []byte("stable key equal to the log prefix"))
 }
+
+func TestForeignDatabaseRejected(t *testing.T) {
+	dir := t.TempDir()
+	rawPut(t, dir, []byte("someone else's key"), []byte("v"))
+	if s, err := Open(dir, WithLogger(quietLogger)); err == nil {
+		s.Close()
+		t.Fatal("Open of a Pebble database that is not a store succeeded")
+	}
+}
