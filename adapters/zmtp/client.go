@@ -154,9 +154,13 @@ func (c *Client) run() {
 			continue
 		}
 		l, err := c.dial(ctx, addr)
+		abandoned := ctx.Err() != nil
 		cancel()
 		if err != nil {
 			c.cfg.logger.Debug("zmtp: connect failed", "endpoint", endpoint, "err", err, "retry_in", backoff)
+			if !abandoned && !c.emit(nil, Event{Kind: EventDialFailed, Endpoint: endpoint, Reason: err}) {
+				return
+			}
 			if !c.wait(jitter(backoff)) {
 				return
 			}

@@ -133,10 +133,22 @@ func TestClientRejectsNonServerPeers(t *testing.T) {
 			t.Fatal("no attempts")
 		}
 	}
+	// Every attempt is reported as failed for the socket type; none comes up.
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	if ev, err := c.Recv(short); err == nil {
-		t.Fatalf("event from a ROUTER peer: %+v", ev)
+	failures := 0
+	for {
+		ev, err := c.Recv(short)
+		if err != nil {
+			break
+		}
+		if ev.Kind != EventDialFailed || !errors.Is(ev.Reason, ErrSocketType) {
+			t.Fatalf("event from a ROUTER peer: %+v", ev)
+		}
+		failures++
+	}
+	if failures < 3 {
+		t.Fatalf("%d failures reported for at least 3 attempts", failures)
 	}
 }
 
@@ -179,5 +191,24 @@ func TestClientSendWaitsOnFullQueue(t *testing.T) {
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("send to a deaf server: %v", err)
+	}
+}
+
+// A refused connection is reported at once, and the client keeps retrying.
+func TestClientReportsDialFailure(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "tcp://" + ln.Addr().String()
+	_ = ln.Close() // a closed port: connecting is refused
+	c := newClient(t, addr, WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond), WithDialTimeout(time.Minute))
+	for range 2 {
+		ev := waitKind(t, ctx, c.Recv, EventDialFailed)
+		if ev.Endpoint != addr || ev.Reason == nil {
+			t.Fatalf("dial failure %+v", ev)
+		}
 	}
 }

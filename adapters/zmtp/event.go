@@ -21,6 +21,11 @@ const (
 	// EventDown (Client): the connection to Endpoint ended, for Reason. Messages sent
 	// on it may or may not have arrived; the Client reconnects by itself.
 	EventDown
+	// EventDialFailed (Client): an attempt to connect to Endpoint failed (TCP connect or
+	// handshake), for Reason. The Client retries by itself after its backoff; a caller
+	// that knows other endpoints may switch at once instead of waiting for a timeout.
+	// An attempt abandoned by Connect or Close is not reported.
+	EventDialFailed
 )
 
 func (k EventKind) String() string {
@@ -35,6 +40,8 @@ func (k EventKind) String() string {
 		return "up"
 	case EventDown:
 		return "down"
+	case EventDialFailed:
+		return "dial-failed"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -45,10 +52,11 @@ type Event struct {
 	Kind EventKind
 	// RoutingID is the Server's id of the connection (Server events only).
 	RoutingID RoutingID
-	// Endpoint is the endpoint connected to (Client Up/Down only).
+	// Endpoint is the endpoint connected to (Client Up/Down/DialFailed only).
 	Endpoint string
 	// Data is the message of an EventMessage; the receiver owns it.
 	Data []byte
-	// Reason is why a connection ended (EventClosed, EventDown).
+	// Reason is why a connection ended (EventClosed, EventDown) or an attempt failed
+	// (EventDialFailed).
 	Reason error
 }
