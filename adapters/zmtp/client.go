@@ -103,6 +103,47 @@ func (c *Client) Send(ctx context.Context, data []byte) error {
 	}
 }
 
+// Flush returns once every message queued on the current connection before the call
+// has been written to the socket (handed to the operating system, which sends it even
+// if the Client is closed right after), or when ctx ends. Without a connection, or if
+// the connection ends first, it fails with ErrNotConnected.
+func (c *Client) Flush(ctx context.Context) error {
+	c.mu.Lock()
+	l := c.cur
+	c.mu.Unlock()
+	if c.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if l == nil || l.closed() {
+		return ErrNotConnected
+	}
+	reply := make(chan struct{})
+	select {
+	case l.flushReq <- reply:
+	case <-l.done:
+		return fmt.Errorf("%w: %w", ErrNotConnected, l.err())
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClosed
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-l.done:
+		select {
+		case <-reply:
+			return nil
+		default:
+		}
+		return fmt.Errorf("%w: %w", ErrNotConnected, l.err())
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClosed
+	}
+}
+
 // Recv returns the next event: a message, or the connection going up or down.
 func (c *Client) Recv(ctx context.Context) (Event, error) {
 	select {

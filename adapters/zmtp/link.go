@@ -29,6 +29,16 @@ type link struct {
 
 	peerTTL atomic.Int64 // nanoseconds, 0 = none announced
 
+	// flushReq asks the writer to write what is queued and to close the reply when it
+	// is on the socket (Client.Flush).
+	flushReq chan chan struct{}
+	// linger is closed when the connection is to end once what is queued is written
+	// (Server.DisconnectAfterFlush); from then on draining refuses new messages.
+	linger      chan struct{}
+	lingerOnce  sync.Once
+	draining    atomic.Bool
+	lingerTimer atomic.Pointer[time.Timer]
+
 	done   chan struct{}
 	once   sync.Once
 	reason error
@@ -37,16 +47,25 @@ type link struct {
 func newLink(nc net.Conn, fr *frameReader, cfg *config, peerHB bool) *link {
 	return &link{
 		nc: nc, fr: fr, cfg: cfg, peerHB: peerHB,
-		queue: make(chan []byte, cfg.sendQueue),
-		ctrl:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
+		queue:    make(chan []byte, cfg.sendQueue),
+		ctrl:     make(chan struct{}, 1),
+		flushReq: make(chan chan struct{}),
+		linger:   make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 }
 
 // shutdown closes the connection; the first reason is kept.
 func (l *link) shutdown(reason error) {
 	l.once.Do(func() {
+		if l.draining.Load() && !errors.Is(reason, ErrDisconnected) && !errors.Is(reason, ErrClosed) {
+			// The peer's close (EOF) is the expected end of a linger.
+			reason = ErrDisconnected
+		}
 		l.reason = reason
+		if t := l.lingerTimer.Load(); t != nil {
+			t.Stop()
+		}
 		close(l.done)
 		_ = l.nc.Close()
 	})
@@ -82,10 +101,27 @@ func (l *link) writeLoop() {
 		_, _ = bw.Write(frameHeader(&hdr, 0, len(data)))
 		_, _ = bw.Write(data)
 	}
+	// drainQueued writes the messages queued now: all those queued before a flush or
+	// linger request, since the queue is FIFO.
+	drainQueued := func() {
+		for n := len(l.queue); n > 0; n-- {
+			writeMsg(<-l.queue)
+		}
+	}
+	var flushed []chan struct{}
+	lingering := false
 	for {
 		select {
 		case <-l.done:
 			return
+		case reply := <-l.flushReq:
+			l.setWriteDeadline()
+			drainQueued()
+			flushed = append(flushed, reply)
+		case <-l.linger:
+			l.setWriteDeadline()
+			drainQueued()
+			lingering = true
 		case data := <-l.queue:
 			l.setWriteDeadline()
 			writeMsg(data)
@@ -118,7 +154,42 @@ func (l *link) writeLoop() {
 			l.shutdown(err)
 			return
 		}
+		for _, reply := range flushed {
+			close(reply)
+		}
+		flushed = flushed[:0]
+		if lingering {
+			l.finishLinger()
+			return
+		}
 	}
+}
+
+// finishLinger ends a connection whose queue is written: it half-closes (FIN after our
+// last byte) and waits for the peer to close its side, which the reader sees as EOF, so
+// that closing never resets a connection whose last messages the peer has not read yet.
+// The linger timer bounds the wait.
+func (l *link) finishLinger() {
+	if tc, ok := l.nc.(interface{ CloseWrite() error }); ok && tc.CloseWrite() == nil {
+		<-l.done
+		return
+	}
+	l.shutdown(ErrDisconnected)
+}
+
+// closeAfterFlush ends the connection once everything queued is written and the peer
+// closed its side, or after timeout (if positive), whichever comes first. Messages sent
+// afterwards are refused.
+func (l *link) closeAfterFlush(timeout time.Duration) {
+	l.lingerOnce.Do(func() {
+		l.draining.Store(true)
+		close(l.linger)
+		if timeout > 0 {
+			l.lingerTimer.Store(time.AfterFunc(timeout, func() {
+				l.shutdown(fmt.Errorf("%w: linger of %v ended before the flush and the peer's close", ErrDisconnected, timeout))
+			}))
+		}
+	})
 }
 
 // setWriteDeadline bounds how long a peer may leave our writes unread.

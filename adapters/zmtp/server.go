@@ -185,6 +185,8 @@ func (s *Server) Send(id RoutingID, data []byte) error {
 		return ErrClosed
 	case l == nil || l.closed():
 		return fmt.Errorf("%w: %d", ErrUnknownPeer, id)
+	case l.draining.Load():
+		return fmt.Errorf("%w: %d is being disconnected", ErrUnknownPeer, id)
 	}
 	select {
 	case l.queue <- data:
@@ -204,6 +206,23 @@ func (s *Server) Disconnect(id RoutingID) error {
 		return fmt.Errorf("%w: %d", ErrUnknownPeer, id)
 	}
 	l.shutdown(ErrDisconnected)
+	return nil
+}
+
+// DisconnectAfterFlush closes the connection id once the messages queued for it are
+// written and the peer has closed its side (it reads our FIN), or after timeout at the
+// latest (timeout <= 0: only the heartbeat timeout bounds the writes). It returns at
+// once. Use it to send a last message, a rejection for example, and close: with
+// Disconnect that message could be lost. Send refuses new messages for id from now on
+// (ErrUnknownPeer); the Closed event (Reason ErrDisconnected) follows.
+func (s *Server) DisconnectAfterFlush(id RoutingID, timeout time.Duration) error {
+	s.mu.Lock()
+	l := s.peers[id]
+	s.mu.Unlock()
+	if l == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownPeer, id)
+	}
+	l.closeAfterFlush(timeout)
 	return nil
 }
 
