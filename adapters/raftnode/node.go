@@ -184,8 +184,11 @@ func (n *Node) closed() bool {
 	}
 }
 
-// await waits for a raft future, honouring ctx and shutdown. A future abandoned on ctx
-// still completes inside raft (at the latest when raft shuts down).
+// await waits for a raft future, honouring ctx. It is used for configuration changes,
+// bootstrap and leadership transfer, whose futures raft completes when it shuts down,
+// with one exception it shares with Apply: a configuration entry committed but still
+// queued for the FSM goroutine at the instant raft shuts down is never answered, and
+// the goroutine waiting on it stays blocked (proposals avoid this; see propose.go).
 func (n *Node) await(ctx context.Context, f raft.Future) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
