@@ -247,6 +247,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*link, error) {
 		return nil, err
 	}
 	fr := newFrameReader(nc, c.cfg.maxMsg)
+	fr.skipPrefix = c.cfg.skipPrefix
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	g, err := handshake(nc, fr, socketClient, socketServer, time.Now().Add(c.cfg.handshakeTimeout))
 	if !stop() || err != nil {
@@ -280,6 +281,9 @@ func (c *Client) serve(l *link, endpoint string) bool {
 	if c.emit(l, Event{Kind: EventUp, Endpoint: endpoint}) {
 		l.shutdown(l.readLoop(func(b []byte) bool {
 			return c.emit(l, Event{Kind: EventMessage, Data: b})
+		}, func(prefix []byte, size uint64) bool {
+			c.cfg.logger.Debug("zmtp: skipped a message over the size limit", "endpoint", endpoint, "size", size, "limit", c.cfg.maxMsg)
+			return c.emit(l, Event{Kind: EventTooLarge, Endpoint: endpoint, Data: prefix, Size: size})
 		}))
 	} else {
 		l.shutdown(ErrClosed)

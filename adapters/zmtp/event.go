@@ -26,6 +26,10 @@ const (
 	// that knows other endpoints may switch at once instead of waiting for a timeout.
 	// An attempt abandoned by Connect or Close is not reported.
 	EventDialFailed
+	// EventTooLarge (Client, with WithSkipTooLarge): a message larger than the maximum
+	// message size arrived and was skipped; Data holds its first bytes and Size its
+	// length. The connection stays up.
+	EventTooLarge
 )
 
 func (k EventKind) String() string {
@@ -42,6 +46,8 @@ func (k EventKind) String() string {
 		return "down"
 	case EventDialFailed:
 		return "dial-failed"
+	case EventTooLarge:
+		return "too-large"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -54,8 +60,11 @@ type Event struct {
 	RoutingID RoutingID
 	// Endpoint is the endpoint connected to (Client Up/Down/DialFailed only).
 	Endpoint string
-	// Data is the message of an EventMessage; the receiver owns it.
+	// Data is the message of an EventMessage, or the first bytes of the message an
+	// EventTooLarge reports; the receiver owns it.
 	Data []byte
+	// Size is the whole length of the message an EventTooLarge reports.
+	Size uint64
 	// Reason is why a connection ended (EventClosed, EventDown) or an attempt failed
 	// (EventDialFailed).
 	Reason error

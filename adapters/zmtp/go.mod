@@ -4,7 +4,10 @@ go 1.26
 
 replace github.com/zraft/zraft/protocol => ../../protocol
 
-require github.com/go-zeromq/zmq4 v0.17.0
+require (
+	github.com/go-zeromq/zmq4 v0.17.0
+	github.com/zraft/zraft/protocol v0.0.0-00010101000000-000000000000
+)
 
 require (
 	github.com/go-zeromq/goczmq/v4 v4.2.2 // indirect

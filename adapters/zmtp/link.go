@@ -220,9 +220,10 @@ func (l *link) readTimeout() time.Duration {
 	return d
 }
 
-// readLoop reads until the connection fails or deliver returns false, handling commands
-// itself. It returns why it stopped.
-func (l *link) readLoop(deliver func([]byte) bool) error {
+// readLoop reads until the connection fails or deliver (or tooLarge, for a skipped
+// frame over the limit) returns false, handling commands itself. It returns why it
+// stopped.
+func (l *link) readLoop(deliver func([]byte) bool, tooLarge func(prefix []byte, size uint64) bool) error {
 	for {
 		if d := l.readTimeout(); d > 0 {
 			_ = l.nc.SetReadDeadline(time.Now().Add(d))
@@ -242,6 +243,15 @@ func (l *link) readLoop(deliver func([]byte) bool) error {
 		}
 		if f.more() {
 			return ErrMultipart
+		}
+		if f.oversize > 0 {
+			if tooLarge == nil {
+				return fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, f.oversize)
+			}
+			if !tooLarge(f.body, f.oversize) {
+				return ErrClosed
+			}
+			continue
 		}
 		if !deliver(f.body) {
 			return ErrClosed

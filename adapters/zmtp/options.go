@@ -8,11 +8,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zraft/zraft/protocol"
 )
 
 // Defaults of the options. The heartbeat defaults match zio-raft's clients.
 const (
-	DefaultMaxMessageSize   = 8 << 20
+	// DefaultMaxMessageSize is the protocol decoders' default, so that whatever the
+	// transport accepts, the session layer can decode.
+	DefaultMaxMessageSize   = protocol.DefaultMaxMessageSize
 	DefaultSendQueue        = 1024
 	DefaultRecvQueue        = 4096
 	DefaultHandshakeTimeout = 5 * time.Second
@@ -40,6 +44,7 @@ type config struct {
 	backoffMin       time.Duration
 	backoffMax       time.Duration
 	maxConns         int
+	skipPrefix       int
 	logger           *slog.Logger
 }
 
@@ -70,6 +75,8 @@ func (c *config) validate() error {
 	switch {
 	case c.maxMsg <= 0:
 		return fmt.Errorf("%w: max message size %d", ErrConfig, c.maxMsg)
+	case c.skipPrefix < 0 || c.skipPrefix > c.maxMsg:
+		return fmt.Errorf("%w: skip prefix %d (0..max message size)", ErrConfig, c.skipPrefix)
 	case c.maxConns < 0:
 		return fmt.Errorf("%w: max connections %d", ErrConfig, c.maxConns)
 	case c.sendQueue <= 0 || c.recvQueue <= 0:
@@ -91,8 +98,9 @@ func (c *config) validate() error {
 // Option configures a Server or a Client.
 type Option func(*config)
 
-// WithMaxMessageSize sets the largest message accepted or sent, in bytes (default 8 MiB).
-// A peer that sends a larger frame is disconnected before its body is read.
+// WithMaxMessageSize sets the largest message accepted or sent, in bytes (default 4 MiB,
+// protocol.DefaultMaxMessageSize). A peer that sends a larger frame is disconnected
+// before its body is read (a Client may skip it instead: WithSkipTooLarge).
 func WithMaxMessageSize(n int) Option { return func(c *config) { c.maxMsg = n } }
 
 // WithSendQueue sets the per-connection send queue length, in messages (default 1024).
@@ -126,6 +134,15 @@ func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTi
 func WithReconnectBackoff(min, max time.Duration) Option {
 	return func(c *config) { c.backoffMin, c.backoffMax = min, max }
 }
+
+// WithSkipTooLarge makes a Client read past a message from its server that exceeds the
+// maximum message size instead of dropping the connection: it keeps the first prefix
+// bytes (at most the maximum message size) and reports them in an EventTooLarge, so the
+// caller can fail whatever the message answered rather than reconnect and receive it
+// again. The bytes skipped are never held in memory; the heartbeat timeout still bounds
+// how long the frame may take. Default 0: disconnect (ErrTooLarge). A Server always
+// disconnects such a peer.
+func WithSkipTooLarge(prefix int) Option { return func(c *config) { c.skipPrefix = prefix } }
 
 // WithMaxConnections bounds a Server's connections, handshaking ones included
 // (default 10,000; 0 means no bound). Connections beyond it are closed at once.

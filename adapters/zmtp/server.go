@@ -126,7 +126,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	if s.emit(l, Event{Kind: EventOpened, RoutingID: id}) {
 		l.shutdown(l.readLoop(func(b []byte) bool {
 			return s.emit(l, Event{Kind: EventMessage, RoutingID: id, Data: b})
-		}))
+		}, nil))
 	} else {
 		l.shutdown(ErrClosed)
 	}

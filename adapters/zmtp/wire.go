@@ -115,6 +115,9 @@ func printable(b []byte) string {
 type frame struct {
 	flags byte
 	body  []byte
+	// oversize is the length of a message frame over the limit that was skipped
+	// (frameReader.skipPrefix); body then holds its first bytes. Zero otherwise.
+	oversize uint64
 }
 
 func (f frame) isCommand() bool { return f.flags&flagCommand != 0 }
@@ -125,8 +128,15 @@ func (f frame) more() bool      { return f.flags&flagMore != 0 }
 type frameReader struct {
 	r      *bufio.Reader
 	maxMsg int
-	hdr    [8]byte
+	// skipPrefix > 0: a single-part message frame over maxMsg is read past instead of
+	// failing, keeping its first skipPrefix bytes (a Client's WithSkipTooLarge).
+	skipPrefix int
+	hdr        [8]byte
 }
+
+// maxSkip bounds what a skipped frame may claim; the read deadline bounds how long
+// reading past it may take.
+const maxSkip = 1 << 40
 
 func newFrameReader(r io.Reader, maxMsg int) *frameReader {
 	return &frameReader{r: bufio.NewReaderSize(r, 8<<10), maxMsg: maxMsg}
@@ -165,6 +175,9 @@ func (fr *frameReader) next() (frame, error) {
 			return frame{}, fmt.Errorf("%w: command frame of %d bytes", ErrProtocol, size)
 		}
 	} else if size > limit {
+		if fr.skipPrefix > 0 && flags&flagMore == 0 && size <= maxSkip {
+			return fr.skip(flags, size)
+		}
 		return frame{}, fmt.Errorf("%w: frame of %d bytes, limit %d", ErrTooLarge, size, limit)
 	}
 	body, err := readBody(fr.r, int(size))
@@ -172,6 +185,23 @@ func (fr *frameReader) next() (frame, error) {
 		return frame{}, noEOF(err)
 	}
 	return frame{flags: flags, body: body}, nil
+}
+
+// skip keeps the first bytes of a frame over the limit and reads past the rest without
+// keeping it.
+func (fr *frameReader) skip(flags byte, size uint64) (frame, error) {
+	prefix := make([]byte, min(uint64(fr.skipPrefix), size))
+	if _, err := io.ReadFull(fr.r, prefix); err != nil {
+		return frame{}, noEOF(err)
+	}
+	rest := int64(size) - int64(len(prefix))
+	if n, err := io.CopyN(io.Discard, fr.r, rest); n != rest {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return frame{}, err
+	}
+	return frame{flags: flags, body: prefix, oversize: size}, nil
 }
 
 // readBody reads n bytes, growing the buffer at most readChunk ahead of the bytes that
