@@ -47,6 +47,11 @@ type Config struct {
 	// MaxMembers bounds the member list when servers add members through the extension.
 	// Default 64 (or len(Members) when larger).
 	MaxMembers int
+	// MaxMessageSize is the largest server message the engine decodes, in bytes; the
+	// shell's transport should use the same limit. A larger answer fails its call with
+	// ErrResultTooLarge instead of breaking the connection (see ReceivedTooLarge).
+	// Default protocol.DefaultMaxMessageSize.
+	MaxMessageSize int
 	// Seed seeds the jitter generator; zero is replaced by a fixed non-zero constant.
 	Seed uint64
 }
@@ -74,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMembers == 0 {
 		c.MaxMembers = max(64, len(c.Members))
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = protocol.DefaultMaxMessageSize
 	}
 	if c.Seed == 0 {
 		c.Seed = 0x9e3779b97f4a7c15
@@ -125,7 +133,7 @@ func (c Config) Validate() error {
 		return bad("KeepAliveTimeout %d must exceed KeepAliveInterval %d", c.KeepAliveTimeout, c.KeepAliveInterval)
 	case c.BackoffMax < c.BackoffBase:
 		return bad("BackoffMax %d below BackoffBase %d", c.BackoffMax, c.BackoffBase)
-	case c.MaxPending < 0, c.MaxHeldServerRequests < 0:
+	case c.MaxPending < 0, c.MaxHeldServerRequests < 0, c.MaxMessageSize < 0:
 		return bad("negative bound")
 	}
 	return nil

@@ -89,6 +89,8 @@ func (e *Engine) Step(now int64, in Input) ([]Output, error) {
 		e.connectionDown(in)
 	case Received:
 		e.received(in)
+	case ReceivedTooLarge:
+		e.tooLarge(in)
 	}
 	e.timers()
 	return e.flush(), nil
@@ -120,7 +122,7 @@ func (e *Engine) check(in Input) error {
 		if in.Nonce == 0 {
 			return ErrZeroNonce
 		}
-	case CancelRequest, Close, ConnectionDown, Received:
+	case CancelRequest, Close, ConnectionDown, Received, ReceivedTooLarge:
 	default:
 		return fmt.Errorf("%w: %T", ErrUnknownInput, in)
 	}

@@ -23,6 +23,9 @@ var (
 	ErrTooManyPending = errors.New("clientsession: too many pending calls")
 	// ErrInvalidRequest: the call cannot be encoded (see the wrapped protocol error).
 	ErrInvalidRequest = errors.New("clientsession: invalid request")
+	// ErrResultTooLarge: the answer exceeds Config.MaxMessageSize. For a command, it was
+	// applied (once); only its result cannot be received.
+	ErrResultTooLarge = errors.New("clientsession: result too large")
 )
 
 // Misuse of the engine, returned by New and Step; the engine's state is unchanged.

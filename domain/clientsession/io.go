@@ -11,7 +11,8 @@ type Handle uint64
 type ConnID uint64
 
 // Input is something that happened, fed to Engine.Step. It is implemented by Submit,
-// Query, CancelRequest, Close, ConnectionUp, ConnectionDown and Received.
+// Query, CancelRequest, Close, ConnectionUp, ConnectionDown, Received and
+// ReceivedTooLarge.
 type Input interface{ isInput() }
 
 // Submit is a command to apply exactly once. Its request id is assigned by the engine.
@@ -68,13 +69,25 @@ type Received struct {
 	Bytes []byte
 }
 
-func (Submit) isInput()         {}
-func (Query) isInput()          {}
-func (CancelRequest) isInput()  {}
-func (Close) isInput()          {}
-func (ConnectionUp) isInput()   {}
-func (ConnectionDown) isInput() {}
-func (Received) isInput()       {}
+// ReceivedTooLarge reports a message on connection Conn that exceeded the maximum
+// message size and was skipped: Prefix holds its first bytes (a few hundred suffice)
+// and Size its length. When it answers a pending call, that call gets
+// ErrResultTooLarge; the connection stays up either way, so the answer is not fetched
+// again and again. A Received longer than Config.MaxMessageSize is treated the same.
+type ReceivedTooLarge struct {
+	Conn   ConnID
+	Prefix []byte
+	Size   uint64
+}
+
+func (Submit) isInput()           {}
+func (ReceivedTooLarge) isInput() {}
+func (Query) isInput()            {}
+func (CancelRequest) isInput()    {}
+func (Close) isInput()            {}
+func (ConnectionUp) isInput()     {}
+func (ConnectionDown) isInput()   {}
+func (Received) isInput()         {}
 
 // Output is something the shell must do. It is implemented by Connect, Disconnect,
 // Send, Deliver, DeliverServerRequest, Event and Ignored.

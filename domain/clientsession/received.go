@@ -15,7 +15,11 @@ func (e *Engine) received(in Received) {
 		e.ignore("Received", "message before ConnectionUp")
 		return
 	}
-	m, err := protocol.DecodeServerMessage(in.Bytes)
+	if len(in.Bytes) > e.cfg.MaxMessageSize {
+		e.tooLarge(ReceivedTooLarge{Conn: in.Conn, Prefix: in.Bytes[:min(len(in.Bytes), tooLargePrefix)], Size: uint64(len(in.Bytes))})
+		return
+	}
+	m, err := protocol.Decoder{MaxMessageSize: e.cfg.MaxMessageSize}.DecodeServerMessage(in.Bytes)
 	if err != nil {
 		e.fail("malformed message: "+err.Error(), "", nextMember)
 		return
