@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/raft"
@@ -229,5 +231,45 @@ func TestForeignDatabaseRejected(t *testing.T) {
 	if s, err := Open(dir, WithLogger(quietLogger)); err == nil {
 		s.Close()
 		t.Fatal("Open of a Pebble database that is not a store succeeded")
+	}
+}
+
+func TestCloseDuringUse(t *testing.T) {
+	// Close while other goroutines append, read and truncate: each call
+	// either completes or returns ErrClosed; none panics or touches a closed
+	// database.
+	s := openTestStore(t, t.TempDir())
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	worker := func(op func(i uint64) error) {
+		defer wg.Done()
+		for i := uint64(1); ; i++ {
+			if err := op(i); err != nil {
+				if !errors.Is(err, ErrClosed) {
+					errs <- err
+				}
+				return
+			}
+		}
+	}
+	wg.Add(3)
+	go worker(func(i uint64) error { return s.StoreLogs(makeLogs(i, i, 1)) })
+	go worker(func(i uint64) error {
+		var l raft.Log
+		err := s.GetLog(i/2+1, &l)
+		if errors.Is(err, raft.ErrLogNotFound) {
+			return nil
+		}
+		return err
+	})
+	go worker(func(i uint64) error { return s.SetUint64([]byte("k"), i) })
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
