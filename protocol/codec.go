@@ -195,9 +195,17 @@ func (r *reader) capabilities() Capabilities {
 	return caps
 }
 
-func (w *writer) header(code uint8) {
-	w.b = append(w.b, Signature...)
-	w.b = append(w.b, Version, code)
+// begin starts the encoding of a message: it names the message for errors and, when
+// present (the message is not a nil pointer), writes the header. It reports whether to
+// write the body; a nil message writes nothing, which finish turns into ErrNilMessage.
+// The name is a constant rather than code.String(), which costs a call per message.
+func (w *writer) begin(name string, code uint8, present bool) bool {
+	w.msg = name
+	if present {
+		w.b = append(w.b, Signature...)
+		w.b = append(w.b, Version, code)
+	}
+	return present
 }
 
 // AppendClientMessage appends the encoding of m to dst and returns the extended slice.
@@ -208,75 +216,51 @@ func AppendClientMessage(dst []byte, m ClientMessage) ([]byte, error) {
 	w := writer{b: dst}
 	switch v := m.(type) {
 	case *CreateSession:
-		w.msg = "CreateSession"
-		if v == nil {
-			break
+		if w.begin("CreateSession", uint8(CodeCreateSession), v != nil) {
+			w.capabilities(v.Capabilities)
+			w.nonce("nonce", v.Nonce)
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeCreateSession))
-		w.capabilities(v.Capabilities)
-		w.nonce("nonce", v.Nonce)
-		w.extensions(v.Ext)
 	case *ContinueSession:
-		w.msg = "ContinueSession"
-		if v == nil {
-			break
+		if w.begin("ContinueSession", uint8(CodeContinueSession), v != nil) {
+			w.str8("session_id", string(v.SessionID))
+			w.nonce("nonce", v.Nonce)
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeContinueSession))
-		w.str8("session_id", string(v.SessionID))
-		w.nonce("nonce", v.Nonce)
-		w.extensions(v.Ext)
 	case *KeepAlive:
-		w.msg = "KeepAlive"
-		if v == nil {
-			break
+		if w.begin("KeepAlive", uint8(CodeKeepAlive), v != nil) {
+			w.i64(int64(v.Timestamp))
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeKeepAlive))
-		w.i64(int64(v.Timestamp))
-		w.extensions(v.Ext)
 	case *ClientRequest:
-		w.msg = "ClientRequest"
-		if v == nil {
-			break
+		if w.begin("ClientRequest", uint8(CodeClientRequest), v != nil) {
+			w.i64(int64(v.RequestID))
+			w.i64(int64(v.LowestPendingRequestID))
+			w.blob32("payload", v.Payload)
+			w.i64(int64(v.CreatedAt))
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeClientRequest))
-		w.i64(int64(v.RequestID))
-		w.i64(int64(v.LowestPendingRequestID))
-		w.blob32("payload", v.Payload)
-		w.i64(int64(v.CreatedAt))
-		w.extensions(v.Ext)
 	case *ServerRequestAck:
-		w.msg = "ServerRequestAck"
-		if v == nil {
-			break
+		if w.begin("ServerRequestAck", uint8(CodeServerRequestAck), v != nil) {
+			w.i64(int64(v.RequestID))
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeServerRequestAck))
-		w.i64(int64(v.RequestID))
-		w.extensions(v.Ext)
 	case *CloseSession:
-		w.msg = "CloseSession"
-		if v == nil {
-			break
+		if w.begin("CloseSession", uint8(CodeCloseSession), v != nil) {
+			w.u8(uint8(v.Reason))
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeCloseSession))
-		w.u8(uint8(v.Reason))
-		w.extensions(v.Ext)
 	case *ConnectionClosed:
-		w.msg = "ConnectionClosed"
-		if v == nil {
-			break
+		if w.begin("ConnectionClosed", uint8(CodeConnectionClosed), v != nil) {
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeConnectionClosed))
-		w.extensions(v.Ext)
 	case *Query:
-		w.msg = "Query"
-		if v == nil {
-			break
+		if w.begin("Query", uint8(CodeQuery), v != nil) {
+			w.correlationID("correlation_id", v.CorrelationID)
+			w.blob32("payload", v.Payload)
+			w.i64(int64(v.CreatedAt))
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeQuery))
-		w.correlationID("correlation_id", v.CorrelationID)
-		w.blob32("payload", v.Payload)
-		w.i64(int64(v.CreatedAt))
-		w.extensions(v.Ext)
 	}
 	return w.finish(dst)
 }
@@ -288,86 +272,59 @@ func AppendServerMessage(dst []byte, m ServerMessage) ([]byte, error) {
 	w := writer{b: dst}
 	switch v := m.(type) {
 	case *SessionCreated:
-		w.msg = "SessionCreated"
-		if v == nil {
-			break
+		if w.begin("SessionCreated", uint8(CodeSessionCreated), v != nil) {
+			w.str8("session_id", string(v.SessionID))
+			w.nonce("nonce", v.Nonce)
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeSessionCreated))
-		w.str8("session_id", string(v.SessionID))
-		w.nonce("nonce", v.Nonce)
-		w.extensions(v.Ext)
 	case *SessionContinued:
-		w.msg = "SessionContinued"
-		if v == nil {
-			break
+		if w.begin("SessionContinued", uint8(CodeSessionContinued), v != nil) {
+			w.nonce("nonce", v.Nonce)
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeSessionContinued))
-		w.nonce("nonce", v.Nonce)
-		w.extensions(v.Ext)
 	case *SessionRejected:
-		w.msg = "SessionRejected"
-		if v == nil {
-			break
+		if w.begin("SessionRejected", uint8(CodeSessionRejected), v != nil) {
+			w.u8(uint8(v.Reason))
+			w.nonce("nonce", v.Nonce)
+			w.leader("leader", v.Leader, v.HasLeader)
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeSessionRejected))
-		w.u8(uint8(v.Reason))
-		w.nonce("nonce", v.Nonce)
-		w.leader("leader", v.Leader, v.HasLeader)
-		w.extensions(v.Ext)
 	case *SessionClosed:
-		w.msg = "SessionClosed"
-		if v == nil {
-			break
+		if w.begin("SessionClosed", uint8(CodeSessionClosed), v != nil) {
+			w.u8(uint8(v.Reason))
+			w.leader("leader", v.Leader, v.HasLeader)
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeSessionClosed))
-		w.u8(uint8(v.Reason))
-		w.leader("leader", v.Leader, v.HasLeader)
-		w.extensions(v.Ext)
 	case *KeepAliveResponse:
-		w.msg = "KeepAliveResponse"
-		if v == nil {
-			break
+		if w.begin("KeepAliveResponse", uint8(CodeKeepAliveResponse), v != nil) {
+			w.i64(int64(v.Timestamp))
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeKeepAliveResponse))
-		w.i64(int64(v.Timestamp))
-		w.extensions(v.Ext)
 	case *ClientResponse:
-		w.msg = "ClientResponse"
-		if v == nil {
-			break
+		if w.begin("ClientResponse", uint8(CodeClientResponse), v != nil) {
+			w.i64(int64(v.RequestID))
+			w.blob32("result", v.Result)
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeClientResponse))
-		w.i64(int64(v.RequestID))
-		w.blob32("result", v.Result)
-		w.extensions(v.Ext)
 	case *ServerRequest:
-		w.msg = "ServerRequest"
-		if v == nil {
-			break
+		if w.begin("ServerRequest", uint8(CodeServerRequest), v != nil) {
+			w.i64(int64(v.RequestID))
+			w.blob32("payload", v.Payload)
+			w.i64(int64(v.CreatedAt))
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeServerRequest))
-		w.i64(int64(v.RequestID))
-		w.blob32("payload", v.Payload)
-		w.i64(int64(v.CreatedAt))
-		w.extensions(v.Ext)
 	case *RequestError:
-		w.msg = "RequestError"
-		if v == nil {
-			break
+		if w.begin("RequestError", uint8(CodeRequestError), v != nil) {
+			w.i64(int64(v.RequestID))
+			w.u8(uint8(v.Reason))
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeRequestError))
-		w.i64(int64(v.RequestID))
-		w.u8(uint8(v.Reason))
-		w.extensions(v.Ext)
 	case *QueryResponse:
-		w.msg = "QueryResponse"
-		if v == nil {
-			break
+		if w.begin("QueryResponse", uint8(CodeQueryResponse), v != nil) {
+			w.correlationID("correlation_id", v.CorrelationID)
+			w.blob32("result", v.Result)
+			w.extensions(v.Ext)
 		}
-		w.header(uint8(CodeQueryResponse))
-		w.correlationID("correlation_id", v.CorrelationID)
-		w.blob32("result", v.Result)
-		w.extensions(v.Ext)
 	}
 	return w.finish(dst)
 }
