@@ -66,6 +66,9 @@ func (s *Server) adminHandler() http.Handler {
 	mux.HandleFunc("DELETE /cluster/members/{id}", func(w http.ResponseWriter, r *http.Request) {
 		s.membership(w, s.node.RemoveMember(r.Context(), r.PathValue("id")))
 	})
+	for pattern, h := range s.extra {
+		mux.Handle(pattern, h)
+	}
 	return mux
 }
 

@@ -303,6 +303,9 @@ func TestGracefulShutdownHandsOver(t *testing.T) {
 	if !ok || (sc.Reason != protocol.CloseNotLeaderAnymore && sc.Reason != protocol.CloseShutdown) {
 		t.Fatalf("got %#v, want SessionClosed(NotLeaderAnymore or Shutdown)", m)
 	}
+	if !sc.HasLeader || sc.Leader == "" || string(sc.Leader) == old.srv.ID() {
+		t.Fatalf("goodbye %#v does not name the new leader", sc)
+	}
 	s.resume(ctx)
 	s.submit(ctx, 1, []byte("incr"))
 	s.runUntil(ctx, "answer on the new leader", func() bool { return len(s.answers) == 1 })

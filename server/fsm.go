@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/zraft/zraft/adapters/raftnode"
+	"github.com/zraft/zraft/adapters/telemetry"
 	"github.com/zraft/zraft/domain/gateway"
 	"github.com/zraft/zraft/domain/session"
 )
@@ -96,6 +97,17 @@ func (s *stateMachine) query(sess string, payload []byte) session.Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.m.Query(sess, payload)
+}
+
+// gauges reads the session gauges.
+func (s *stateMachine) gauges() telemetry.SessionState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := telemetry.SessionState{Live: int64(s.m.Len())}
+	for info := range s.m.Sessions() {
+		st.PendingServerRequests += int64(info.Pending)
+	}
+	return st
 }
 
 type byteSnapshot []byte

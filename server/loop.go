@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zraft/zraft/adapters/raftnode"
+	"github.com/zraft/zraft/adapters/telemetry"
 	"github.com/zraft/zraft/adapters/zmtp"
 	"github.com/zraft/zraft/domain/gateway"
 	"github.com/zraft/zraft/domain/session"
@@ -20,14 +21,17 @@ import (
 // transport's events, the applied entries, leadership events, failed proposals and read
 // results, and ticks; it carries out the outputs without ever waiting for a commit.
 type loop struct {
-	g      *gateway.Gateway
-	sm     *stateMachine
-	node   consensus
-	tr     clientTransport
-	in     *inbox
-	log    *slog.Logger
-	linger time.Duration
-	tick   time.Duration
+	g       *gateway.Gateway
+	metrics *telemetry.ServerMetrics // nil-safe: nil records nothing
+	sm      *stateMachine
+	node    consensus
+	tr      clientTransport
+	in      *inbox
+	log     *slog.Logger
+	linger  time.Duration
+	tick    time.Duration
+	// holdLeadership: a graceful shutdown hands leadership over; its events wait.
+	holdLeadership bool
 
 	housekeep      func() []byte // under the machine lock; nil: none
 	housekeepEvery time.Duration
@@ -59,6 +63,7 @@ func (l *loop) transportEvent(ev zmtp.Event) {
 	switch ev.Kind {
 	case zmtp.EventOpened:
 		l.conns[rid] = struct{}{}
+		l.metrics.ConnectionOpened(context.Background())
 	case zmtp.EventMessage:
 		msg := gateway.Message{RoutingID: rid, Bytes: ev.Data}
 		if gateway.NeedsSessionID(ev.Data) {
@@ -66,6 +71,9 @@ func (l *loop) transportEvent(ev zmtp.Event) {
 		}
 		l.step(msg)
 	case zmtp.EventClosed:
+		if _, ok := l.conns[rid]; ok {
+			l.metrics.ConnectionClosed(context.Background())
+		}
 		delete(l.conns, rid)
 		delete(l.closing, rid)
 		l.step(gateway.ConnectionClosed{RoutingID: rid})
@@ -76,6 +84,13 @@ func (l *loop) transportEvent(ev zmtp.Event) {
 func (l *loop) drainInbox() {
 	l.buf = l.in.take(l.buf[:0])
 	for i, in := range l.buf {
+		if _, ok := in.(gateway.LeadershipChanged); ok && l.holdLeadership {
+			l.buf[i] = nil
+			continue // superseded by the state fed once the hand-over is done
+		}
+		if a, ok := in.(gateway.Applied); ok && l.metrics != nil && l.g.IsLeader() {
+			l.countApplied(a.Result)
+		}
 		l.step(in)
 		l.buf[i] = nil
 	}
@@ -129,7 +144,58 @@ func (l *loop) carryOut() {
 	l.leader.Store(l.g.IsLeader())
 }
 
+// countApplied records the sessions an entry created and ended and the commands it
+// answered (on the leader only, so that a cluster counts each once).
+func (l *loop) countApplied(r session.Result) {
+	ctx := context.Background()
+	for range r.Created {
+		l.metrics.SessionCreated(ctx)
+	}
+	for range r.Expired {
+		l.metrics.SessionExpired(ctx)
+	}
+	for range r.Closed {
+		l.metrics.SessionClosed(ctx)
+	}
+	for _, o := range r.Outcomes {
+		switch {
+		case o.Kind != session.Replied && o.Kind != session.AppFailed:
+		case o.Cached:
+			l.metrics.CommandAnswered(ctx, telemetry.OutcomeCached)
+		case o.Kind == session.AppFailed:
+			l.metrics.CommandAnswered(ctx, telemetry.OutcomeError)
+		default:
+			l.metrics.CommandAnswered(ctx, telemetry.OutcomeApplied)
+		}
+	}
+}
+
+// countSent records what a reply tells the client.
+func (l *loop) countSent(m protocol.ServerMessage) {
+	ctx := context.Background()
+	switch m := m.(type) {
+	case *protocol.QueryResponse:
+		l.metrics.QueryAnswered(ctx, 0, telemetry.OutcomeOK)
+	case *protocol.ServerRequest:
+		l.metrics.ServerRequestSent(ctx)
+	case *protocol.SessionRejected:
+		l.metrics.SessionRejected(ctx, m.Reason)
+		if m.Reason == protocol.RejectNotLeader {
+			l.metrics.Redirected(ctx)
+		}
+	case *protocol.SessionClosed:
+		if m.Reason == protocol.CloseNotLeaderAnymore {
+			l.metrics.Redirected(ctx)
+		}
+	case *protocol.RequestError:
+		l.metrics.RequestRejected(ctx, m.Reason)
+	}
+}
+
 func (l *loop) send(rid gateway.RoutingID, m protocol.ServerMessage) {
+	if l.metrics != nil {
+		l.countSent(m)
+	}
 	b, err := protocol.AppendServerMessage(nil, m)
 	if err != nil {
 		l.log.Error("server: reply does not encode", "conn", rid, "err", err)
@@ -214,12 +280,16 @@ func (l *loop) sayGoodbye() {
 	}
 }
 
-// leadershipInput turns a raftnode event into the engine's input.
-func leadershipInput(ev raftnode.Event) gateway.LeadershipChanged {
+// leadershipInput turns a raftnode event into the engine's input. While this member
+// hands leadership over, raft still names it leader: clients must not be sent back here.
+func leadershipInput(ev raftnode.Event, self string) gateway.LeadershipChanged {
 	lc := gateway.LeadershipChanged{
 		IsLeader: ev.Role == raftnode.RoleLeader,
 		Term:     ev.Term,
 		Leader:   protocol.MemberID(ev.Leader.ID),
+	}
+	if !lc.IsLeader && ev.Leader.ID == self {
+		lc.Leader = ""
 	}
 	for _, m := range ev.Members {
 		if m.ClientEndpoint != "" {
@@ -230,12 +300,12 @@ func leadershipInput(ev raftnode.Event) gateway.LeadershipChanged {
 }
 
 // forwardEvents hands leadership events to the loop until the subscription ends.
-func forwardEvents(sub *raftnode.Subscription, in *inbox) {
+func forwardEvents(sub *raftnode.Subscription, in *inbox, self string) {
 	for ev := range sub.C() {
 		if ev.Role == raftnode.RoleShutdown {
 			continue
 		}
-		in.push(leadershipInput(ev))
+		in.push(leadershipInput(ev, self))
 	}
 }
 

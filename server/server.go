@@ -10,7 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/zraft/zraft/adapters/raftnode"
+	"github.com/zraft/zraft/adapters/telemetry"
 	"github.com/zraft/zraft/adapters/zmtp"
 	"github.com/zraft/zraft/domain/gateway"
 	"github.com/zraft/zraft/domain/session"
@@ -24,6 +27,8 @@ const appliedBacklog = 16384
 type Option func(*options)
 
 type options struct {
+	metrics   *telemetry.ServerMetrics
+	handlers  map[string]http.Handler
 	logger    *slog.Logger
 	app       session.Application
 	housekeep func() []byte
@@ -37,6 +42,21 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithApplication sets the replicated application. Default: the key-value example
 // (server/kv). Every member of a cluster must run the same application.
 func WithApplication(app session.Application) Option { return func(o *options) { o.app = app } }
+
+// WithMetrics records the member's metrics (connections, sessions, answers, rejections,
+// server requests, and the session and Raft gauges) with m. Default: none.
+func WithMetrics(m *telemetry.ServerMetrics) Option { return func(o *options) { o.metrics = m } }
+
+// WithAdminHandler serves h on the admin listener under pattern (an http.ServeMux
+// pattern), e.g. "/metrics" for a Prometheus handler.
+func WithAdminHandler(pattern string, h http.Handler) Option {
+	return func(o *options) {
+		if o.handlers == nil {
+			o.handlers = map[string]http.Handler{}
+		}
+		o.handlers[pattern] = h
+	}
+}
 
 // WithHousekeeping sets a check the leader runs every RedeliveryInterval, under the state
 // machine's lock: a non-nil result is proposed as a session.Internal command (for
@@ -64,6 +84,8 @@ type Server struct {
 	in    *inbox
 	loop  *loop
 	admin net.Listener // nil when off
+	extra map[string]http.Handler
+	gauge []metric.Registration
 
 	started   chan struct{} // closed when Run starts
 	kill      chan struct{} // closed by Close
@@ -179,7 +201,20 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		_ = node.Close()
 		return fail(err)
 	}
-	s.loop = &loop{g: g, sm: s.sm, node: s.node, tr: s.tr, in: s.in, log: log, linger: cfg.CloseLinger,
+	s.extra = o.handlers
+	if o.metrics != nil {
+		regS, err1 := o.metrics.ObserveSessions(func(context.Context) telemetry.SessionState { return s.sm.gauges() })
+		regR, err2 := o.metrics.ObserveRaft(func(context.Context) telemetry.RaftState {
+			st := s.node.Stats()
+			return telemetry.RaftState{Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex}
+		})
+		if err := errors.Join(err1, err2); err != nil {
+			_ = node.Close()
+			return fail(fmt.Errorf("server: metrics: %w", err))
+		}
+		s.gauge = []metric.Registration{regS, regR}
+	}
+	s.loop = &loop{g: g, metrics: o.metrics, sm: s.sm, node: s.node, tr: s.tr, in: s.in, log: log, linger: cfg.CloseLinger,
 		tick: tickInterval(cfg), housekeep: o.housekeep, housekeepEvery: cfg.RedeliveryInterval, conns: map[gateway.RoutingID]struct{}{}, closing: map[gateway.RoutingID]time.Time{}}
 	return s, nil
 }
@@ -233,7 +268,7 @@ func (s *Server) Run(ctx context.Context) error {
 	l.workCtx = workCtx
 
 	sub := s.node.Subscribe()
-	go forwardEvents(sub, s.in)
+	go forwardEvents(sub, s.in, s.cfg.MemberID)
 
 	var bg sync.WaitGroup
 	bgCtx, cancelBg := context.WithCancel(ctx)
@@ -246,13 +281,17 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 
+	// The client socket is read until the very end, also while a graceful shutdown
+	// hands leadership over and says goodbye.
+	readCtx, cancelRead := context.WithCancel(context.Background())
+	defer cancelRead()
 	events := make(chan zmtp.Event)
 	readerDone := make(chan struct{})
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
 		for {
-			ev, err := s.tr.Recv(bgCtx)
+			ev, err := s.tr.Recv(readCtx)
 			if err != nil {
 				return
 			}
@@ -293,9 +332,22 @@ serve:
 					if err := s.node.TransferLeadership(tctx, ""); err != nil {
 						s.log.Warn("server: leadership transfer before shutdown failed", "err", err)
 					}
+					// Wait a little for the new leader to be known, to name it to clients.
+					for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+						if id := s.node.State().Leader.ID; id != "" && id != s.cfg.MemberID {
+							break
+						}
+					}
 				}
 			}()
+			// Until the hand-over is done the clients stay bound here; then each is told
+			// where the new leader is (the step-down names it).
+			l.holdLeadership = true
 		case <-transferred:
+			l.holdLeadership = false
+			l.drainInbox()
+			l.step(leadershipInput(s.node.State(), s.cfg.MemberID))
+			l.carryOut()
 			break serve
 		case <-deadline:
 			break serve
@@ -313,6 +365,7 @@ serve:
 		time.Sleep(s.cfg.CloseLinger) // let the writers flush
 	}
 	close(readerDone)
+	cancelRead()
 	cancelBg()
 	cancelWork()
 	sub.Close()
@@ -388,6 +441,9 @@ func (s *Server) teardown() {
 		err := s.tr.Close()
 		if s.admin != nil {
 			_ = s.admin.Close()
+		}
+		for _, r := range s.gauge {
+			err = errors.Join(err, r.Unregister())
 		}
 		err = errors.Join(err, s.node.Close())
 		s.loop.work.Wait()

@@ -273,6 +273,7 @@ func TestBenchCluster(t *testing.T) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
 	var failed atomic.Int64
+	var firstErr atomic.Value
 	for i := range n {
 		sem <- struct{}{}
 		wg.Go(func() {
@@ -280,6 +281,7 @@ func TestBenchCluster(t *testing.T) {
 			s, err := openSession(ctx, endpoint)
 			if err != nil {
 				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
 				return
 			}
 			sessions[i] = s
@@ -294,7 +296,7 @@ func TestBenchCluster(t *testing.T) {
 		}
 	}()
 	if f := failed.Load(); f > 0 {
-		t.Fatalf("%d of %d sessions failed to open", f, n)
+		t.Fatalf("%d of %d sessions failed to open; first: %v", f, n, firstErr.Load())
 	}
 	kaCtx, stopKA := context.WithCancel(ctx)
 	var kaWG sync.WaitGroup

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -203,6 +204,17 @@ func TestBinaryRestartKeepsData(t *testing.T) {
 	p := start(t, bin, dir, args...)
 	waitReady(t, admin, p)
 	kvCall(t, client, "greeting", "hello")
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"zraft_sessions_live", "zraft_sessions_created_total", "zraft_raft_term"} {
+		if !bytes.Contains(metrics, []byte(name)) {
+			t.Errorf("/metrics lacks %s:\n%s", name, metrics)
+		}
+	}
 	p.stop(t)
 	if _, err := os.Stat(filepath.Join(dir, "zraft-data", "raft")); err != nil {
 		t.Fatalf("no data under ./zraft-data: %v", err)

@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/zraft/zraft/adapters/telemetry"
+	"github.com/zraft/zraft/adapters/telemetry/export"
 	"github.com/zraft/zraft/server"
 )
 
@@ -30,7 +32,21 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := server.New(s.cfg, server.WithLogger(log))
+	// Metrics: Prometheus on the admin listener's /metrics, plus whatever the OTEL_*
+	// environment asks for (traces and OTLP export; off when unset).
+	tel, err := export.Setup(ctx, export.Config{ServiceName: "zraftd", InstanceID: s.cfg.MemberID, Prometheus: true})
+	if err != nil {
+		log.Error("zraftd: telemetry", "err", err)
+		return 1
+	}
+	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
+	metrics, err := telemetry.NewServerMetrics(tel.Meter())
+	if err != nil {
+		log.Error("zraftd: metrics", "err", err)
+		return 1
+	}
+	srv, err := server.New(s.cfg, server.WithLogger(log), server.WithMetrics(metrics),
+		server.WithAdminHandler("GET /metrics", tel.PrometheusHandler()))
 	if err != nil {
 		log.Error("zraftd: cannot start", "err", err)
 		return 1
