@@ -112,6 +112,14 @@ func (l *loop) connEvent(ce connEvent) {
 		_ = l.step(clientsession.ConnectionUp{Conn: c.id, Nonce: nonce()})
 	case zmtp.EventDown:
 		_ = l.step(clientsession.ConnectionDown{Conn: c.id})
+	case zmtp.EventDialFailed:
+		if c.up {
+			return // the engine already had this connection's EventDown
+		}
+		// A refused or failed attempt: the engine moves on to the next member now
+		// rather than at its connect timeout.
+		l.c.opts.logger.Debug("client: connection attempt failed", "member", c.member, "err", ce.ev.Reason)
+		_ = l.step(clientsession.ConnectionDown{Conn: c.id})
 	case zmtp.EventMessage:
 		l.c.metrics.frame(ce.ev.Data)
 		if len(l.backlog) > 0 && l.mustDefer(ce.ev.Data) {
