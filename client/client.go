@@ -305,7 +305,8 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 }
 
 // Close ends the session: it sends CloseSession when connected (and waits up to the
-// close linger, bounded by ctx, for it to reach the member), fails every pending call
+// close linger, bounded by ctx, until it is written to the connection, so that closing
+// the connection does not lose it), fails every pending call
 // with ErrClosed, closes the connection and the ServerRequests and Events channels, and
 // waits for the client's goroutines to end. Calls made afterwards fail with ErrClosed.
 // Close may be called more than once; later calls wait for the first to finish.

@@ -150,32 +150,16 @@ func (l *loop) mustDefer(b []byte) bool {
 	return true
 }
 
-// linger waits, before a connection carrying a CloseSession is closed, until the member
-// has read it: the socket has no flush, so the client sends a KeepAlive after it and
-// waits for any answer, which the member sends only after reading what came before.
-// Bounded by the close linger and Close's context.
+// linger waits, before a connection carrying a CloseSession is closed, until what was
+// queued on it (the CloseSession) is written to the socket, so that closing the socket
+// does not lose it. Bounded by the close linger and Close's context.
 func (l *loop) linger(c *conn) {
 	if !c.up || l.c.opts.linger == 0 {
 		return
 	}
-	probe, err := protocol.AppendClientMessage(nil, &protocol.KeepAlive{Timestamp: protocol.Timestamp(now())})
-	if err != nil {
-		return
-	}
-	if c.zc.Send(context.Background(), probe) != nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(l.closeCtx, l.c.opts.linger)
 	defer cancel()
-	for {
-		select {
-		case ce := <-l.inbox:
-			if ce.id == c.id && (ce.ev.Kind == zmtp.EventMessage || ce.ev.Kind == zmtp.EventDown) {
-				return
-			}
-		case <-ctx.Done():
-			l.c.opts.logger.Debug("client: close linger ended without an answer", "member", c.member, "err", ctx.Err())
-			return
-		}
+	if err := c.zc.Flush(ctx); err != nil {
+		l.c.opts.logger.Debug("client: close linger ended before the CloseSession was written", "member", c.member, "err", err)
 	}
 }

@@ -153,9 +153,9 @@ func WithServerRequestBuffer(n int) Option { return func(o *options) { o.srvBuff
 // not fit are counted (Stats.EventsDropped) and logged, never blocking the client.
 func WithEventBuffer(n int) Option { return func(o *options) { o.eventBuffer = n } }
 
-// WithCloseLinger bounds how long Close waits for the cluster to have received the
-// CloseSession message before it drops the connection (default 1 s; Close's context
-// may cut it shorter). Without that wait the session would merely expire later.
+// WithCloseLinger bounds how long Close waits for the CloseSession message to be
+// written to the connection before it closes it (default 1 s; Close's context may cut
+// it shorter). Without that wait the session would merely expire later.
 func WithCloseLinger(d time.Duration) Option { return func(o *options) { o.linger = d } }
 
 // WithMaxMessageSize sets the largest message the client sends (default 4 MiB, what a
