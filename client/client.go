@@ -111,6 +111,7 @@ func engineConfig(members []Member, o *options) clientsession.Config {
 		BackoffBase:       max(1, o.backoffBase.Milliseconds()),
 		BackoffMax:        max(1, o.backoffMax.Milliseconds()),
 		MaxPending:        o.maxPending,
+		MaxMessageSize:    o.maxMessage,
 		Seed:              randomSeed(),
 	}
 }

@@ -20,6 +20,10 @@ type conn struct {
 	up     bool
 }
 
+// tooLargePrefix is how much of a message over the size limit the transport keeps for
+// the engine, which finds the call it answers in it.
+const tooLargePrefix = 512
+
 type connEvent struct {
 	id clientsession.ConnID
 	ev zmtp.Event
@@ -29,7 +33,10 @@ func (l *loop) connect(o clientsession.Connect) {
 	zc, err := zmtp.NewClient(
 		zmtp.WithLogger(l.c.opts.logger),
 		zmtp.WithSendQueue(defaultTransportSendQueue),
-		zmtp.WithMaxMessageSize(max(l.c.opts.maxMessage, zmtp.DefaultMaxMessageSize)),
+		// One limit end to end: what the transport accepts, the engine decodes; an
+		// answer over it fails its call instead of breaking the connection.
+		zmtp.WithMaxMessageSize(l.c.opts.maxMessage),
+		zmtp.WithSkipTooLarge(tooLargePrefix),
 		zmtp.WithDialTimeout(l.c.opts.connectTimeout),
 		zmtp.WithHandshakeTimeout(max(l.c.opts.connectTimeout, defaultTransportHandshakeTO)),
 	)
@@ -120,6 +127,10 @@ func (l *loop) connEvent(ce connEvent) {
 		// rather than at its connect timeout.
 		l.c.opts.logger.Debug("client: connection attempt failed", "member", c.member, "err", ce.ev.Reason)
 		_ = l.step(clientsession.ConnectionDown{Conn: c.id})
+	case zmtp.EventTooLarge:
+		l.c.opts.logger.Warn("client: message over the size limit (WithMaxMessageSize)", "member", c.member,
+			"size", ce.ev.Size, "limit", l.c.opts.maxMessage)
+		_ = l.step(clientsession.ReceivedTooLarge{Conn: c.id, Prefix: ce.ev.Data, Size: ce.ev.Size})
 	case zmtp.EventMessage:
 		l.c.metrics.frame(ce.ev.Data)
 		if len(l.backlog) > 0 && l.mustDefer(ce.ev.Data) {
@@ -136,7 +147,7 @@ func (l *loop) mustDefer(b []byte) bool {
 	if len(b) < 7 || protocol.ServerCode(b[6]) != protocol.CodeServerRequest {
 		return false
 	}
-	m, err := protocol.DecodeServerMessage(b)
+	m, err := protocol.Decoder{MaxMessageSize: l.c.opts.maxMessage}.DecodeServerMessage(b)
 	if err != nil {
 		return false // the engine reports it
 	}

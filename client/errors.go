@@ -33,6 +33,9 @@ var (
 	ErrTooManyPending = errors.New("client: too many pending calls")
 	// ErrInvalidRequest: the call cannot be encoded (for example a payload over 2 GiB).
 	ErrInvalidRequest = errors.New("client: invalid request")
+	// ErrResultTooLarge: the answer is larger than this client accepts
+	// (WithMaxMessageSize). A command was applied (once); only its result is lost.
+	ErrResultTooLarge = errors.New("client: result too large")
 	// ErrInvalidEndpoints: the endpoint list given to Dial cannot be parsed.
 	ErrInvalidEndpoints = errors.New("client: invalid endpoints")
 	// ErrInvalidOption: an option has a value the client cannot use.
@@ -49,6 +52,7 @@ var engineErrors = []struct{ engine, ours error }{
 	{clientsession.ErrRequestFailed, ErrRequestFailed},
 	{clientsession.ErrTooManyPending, ErrTooManyPending},
 	{clientsession.ErrInvalidRequest, ErrInvalidRequest},
+	{clientsession.ErrResultTooLarge, ErrResultTooLarge},
 }
 
 // translated is an engine outcome seen through this package's sentinel: errors.Is finds

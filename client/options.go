@@ -158,11 +158,17 @@ func WithEventBuffer(n int) Option { return func(o *options) { o.eventBuffer = n
 // it shorter). Without that wait the session would merely expire later.
 func WithCloseLinger(d time.Duration) Option { return func(o *options) { o.linger = d } }
 
-// WithMaxMessageSize sets the largest message the client sends (default 4 MiB, what a
-// zraft member's decoder accepts by default). A command or query whose payload does not
-// fit, with room for the message's other fields, fails at once with ErrPayloadTooLarge:
-// sent anyway, it would make the member drop the connection, and the client would send
-// it again after every reconnection.
+// WithMaxMessageSize sets the largest message the client sends and receives (default
+// 4 MiB, protocol.DefaultMaxMessageSize, what a zraft member's decoder accepts by
+// default); the transport and the session engine use this one limit. A command or
+// query whose payload does not fit, with room for the message's other fields, fails at
+// once with ErrPayloadTooLarge: sent anyway, it would make the member drop the
+// connection, and the client would send it again after every reconnection. An answer
+// larger than the limit fails its call with ErrResultTooLarge and the connection stays
+// (a command was still applied once). A server request larger than the limit cannot be
+// delivered: it stays unacknowledged, the cluster redelivers it, and the requests after
+// it wait behind it (Status.Ignored counts each arrival), so keep the limit at least as
+// large as the cluster's.
 func WithMaxMessageSize(n int) Option { return func(o *options) { o.maxMessage = n } }
 
 // messageOverhead is room for a message's fields and extension block around its
