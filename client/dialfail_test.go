@@ -23,7 +23,9 @@ func TestDeadFirstMemberSkippedAtOnce(t *testing.T) {
 	_ = ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	start := time.Now()
 	c, err := Dial(ctx, dead+","+cl.Endpoints(), testOptions(WithConnectTimeout(5*time.Minute))...)
+	t.Logf("Dial with a dead first member took %v", time.Since(start))
 	if err != nil {
 		t.Fatalf("dial with a dead first member: %v", err)
 	}
