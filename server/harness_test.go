@@ -30,9 +30,9 @@ func testLogger() *slog.Logger {
 // fastRaft shortens consensus timings so that elections take well under a second, with
 // room for a loaded machine.
 func fastRaft(c *raftnode.Config) {
-	c.HeartbeatTimeout = 400 * time.Millisecond
-	c.ElectionTimeout = 400 * time.Millisecond
-	c.LeaderLeaseTimeout = 200 * time.Millisecond
+	c.HeartbeatTimeout = 500 * time.Millisecond
+	c.ElectionTimeout = 500 * time.Millisecond
+	c.LeaderLeaseTimeout = 250 * time.Millisecond
 	c.CommitTimeout = 10 * time.Millisecond
 }
 
