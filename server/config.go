@@ -26,7 +26,7 @@ const (
 	DefaultRaftAddr     = "127.0.0.1:7101"
 	DefaultAdminAddr    = "127.0.0.1:7201"
 	DefaultDataDir      = "zraft-data"
-	DefaultCloseLinger  = 200 * time.Millisecond
+	DefaultCloseLinger  = time.Second
 	DefaultShutdownWait = 10 * time.Second
 )
 
@@ -89,8 +89,9 @@ type Config struct {
 	MaxConnections int
 	// MaxMessageSize bounds a client message in bytes. Default 8 MiB.
 	MaxMessageSize int
-	// CloseLinger is how long a connection the gateway closes stays open so that the
-	// messages sent to it just before (a rejection, a redirect) are flushed. Default 200 ms.
+	// CloseLinger bounds how long a connection the gateway closes may stay open so that
+	// the messages sent to it just before (a rejection, a redirect) are flushed and the
+	// peer closes first; also the final flush of a graceful shutdown. Default 1 s.
 	CloseLinger time.Duration
 	// ShutdownTimeout bounds a graceful shutdown (leadership transfer, flush). Default 10 s.
 	ShutdownTimeout time.Duration

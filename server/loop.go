@@ -37,8 +37,7 @@ type loop struct {
 	housekeepEvery time.Duration
 	nextHousekeep  time.Time
 
-	conns   map[gateway.RoutingID]struct{}
-	closing map[gateway.RoutingID]time.Time // Close outputs waiting for their linger
+	conns map[gateway.RoutingID]struct{}
 
 	// work runs proposals and reads; workCtx is cancelled when the loop ends.
 	work    sync.WaitGroup
@@ -75,7 +74,6 @@ func (l *loop) transportEvent(ev zmtp.Event) {
 			l.metrics.ConnectionClosed(context.Background())
 		}
 		delete(l.conns, rid)
-		delete(l.closing, rid)
 		l.step(gateway.ConnectionClosed{RoutingID: rid})
 	}
 }
@@ -96,7 +94,7 @@ func (l *loop) drainInbox() {
 	}
 }
 
-// onTick lets time pass in the engine and disconnects connections whose linger ran out.
+// onTick lets time pass in the engine and runs the housekeeping check.
 func (l *loop) onTick(now time.Time) {
 	l.g.Tick(now.UnixMilli())
 	if l.housekeep != nil && l.g.IsLeader() && !now.Before(l.nextHousekeep) {
@@ -110,14 +108,6 @@ func (l *loop) onTick(now time.Time) {
 			l.proposeInternal(session.Internal{At: now.UnixMilli(), Payload: payload})
 		}
 	}
-	for rid, at := range l.closing {
-		if !now.Before(at) {
-			delete(l.closing, rid)
-			if err := l.tr.Disconnect(zmtp.RoutingID(rid)); err != nil {
-				l.log.Debug("server: disconnect", "conn", rid, "err", err)
-			}
-		}
-	}
 }
 
 // carryOut performs the engine's outputs in order.
@@ -127,11 +117,10 @@ func (l *loop) carryOut() {
 		case gateway.Send:
 			l.send(o.RoutingID, o.Message)
 		case gateway.Close:
-			// zmtp's Disconnect closes at once; lingering lets the messages just queued
-			// for this connection (a rejection, a redirect) reach the client first. The
-			// engine ignores what still arrives from it meanwhile.
-			if _, ok := l.closing[o.RoutingID]; !ok {
-				l.closing[o.RoutingID] = time.Now().Add(l.linger)
+			// The messages just queued for this connection (a rejection, a redirect)
+			// reach the client first; the engine ignores what still arrives meanwhile.
+			if err := l.tr.DisconnectAfterFlush(zmtp.RoutingID(o.RoutingID), l.linger); err != nil {
+				l.log.Debug("server: disconnect", "conn", o.RoutingID, "err", err)
 			}
 		case gateway.Propose:
 			l.propose(o.Command)
@@ -326,9 +315,8 @@ func newSessionID() string {
 	return string(out)
 }
 
-// tickInterval is fine enough for the engine's flush and redelivery intervals and for
-// the close linger.
+// tickInterval is fine enough for the engine's flush and redelivery intervals.
 func tickInterval(cfg Config) time.Duration {
-	d := min(cfg.FlushInterval, cfg.RedeliveryInterval, cfg.CloseLinger) / 4
+	d := min(cfg.FlushInterval, cfg.RedeliveryInterval) / 4
 	return max(min(d, 100*time.Millisecond), 5*time.Millisecond)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/zraft/zraft/adapters/raftnode"
 	"github.com/zraft/zraft/adapters/zmtp"
@@ -27,7 +28,7 @@ type clientTransport interface {
 	Addr() string
 	Recv(ctx context.Context) (zmtp.Event, error)
 	Send(id zmtp.RoutingID, data []byte) error
-	Disconnect(id zmtp.RoutingID) error
+	DisconnectAfterFlush(id zmtp.RoutingID, timeout time.Duration) error
 	Close() error
 }
 

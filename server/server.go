@@ -215,7 +215,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.gauge = []metric.Registration{regS, regR}
 	}
 	s.loop = &loop{g: g, metrics: o.metrics, sm: s.sm, node: s.node, tr: s.tr, in: s.in, log: log, linger: cfg.CloseLinger,
-		tick: tickInterval(cfg), housekeep: o.housekeep, housekeepEvery: cfg.RedeliveryInterval, conns: map[gateway.RoutingID]struct{}{}, closing: map[gateway.RoutingID]time.Time{}}
+		tick: tickInterval(cfg), housekeep: o.housekeep, housekeepEvery: cfg.RedeliveryInterval, conns: map[gateway.RoutingID]struct{}{}}
 	return s, nil
 }
 
@@ -362,7 +362,23 @@ serve:
 		l.drainInbox()
 		l.sayGoodbye()
 		l.carryOut()
-		time.Sleep(s.cfg.CloseLinger) // let the writers flush
+		// Close every connection once its queue is written (the last replies and the
+		// goodbyes), bounded by CloseLinger.
+		for rid := range l.conns {
+			_ = s.tr.DisconnectAfterFlush(zmtp.RoutingID(rid), s.cfg.CloseLinger)
+		}
+		flushed := time.After(s.cfg.CloseLinger + 100*time.Millisecond)
+	flush:
+		for len(l.conns) > 0 {
+			select {
+			case ev := <-events:
+				if ev.Kind == zmtp.EventClosed {
+					delete(l.conns, gateway.RoutingID(ev.RoutingID))
+				}
+			case <-flushed:
+				break flush
+			}
+		}
 	}
 	close(readerDone)
 	cancelRead()
