@@ -46,16 +46,19 @@ func writeSequence(ctx context.Context, store *kv.Client, key string, stop <-cha
 }
 
 // collect gathers the values a watcher is pushed for key until stop is closed and no
-// more arrive for quiet.
+// more arrive for quiet; still receiving two minutes after stop is an error.
 func collect(cl *client.Client, stop <-chan struct{}, quiet time.Duration) ([]kv.Notification, error) {
 	var got []kv.Notification
 	stopped := false
+	var drained <-chan time.Time
 	for {
 		var idle <-chan time.Time
 		if stopped {
 			idle = time.After(quiet)
 		}
 		select {
+		case <-drained:
+			return got, fmt.Errorf("still receiving 2 min after the writer stopped (%d so far)", len(got))
 		case r, ok := <-cl.ServerRequests():
 			if !ok {
 				return got, fmt.Errorf("server requests closed after %d", len(got))
@@ -67,6 +70,7 @@ func collect(cl *client.Client, stop <-chan struct{}, quiet time.Duration) ([]kv
 			got = append(got, n)
 		case <-stop:
 			stop, stopped = nil, true
+			drained = time.After(2 * time.Minute)
 		case <-idle:
 			return got, nil
 		}
@@ -155,11 +159,12 @@ func TestExactlyOnceCounter(t *testing.T) {
 }
 
 // Push delivery: while the nemesis kills, pauses and partitions members, two watchers
-// (one with a one-slot channel, so the cluster must hold and redeliver) receive every
-// change of the key exactly once and in order.
+// receive every change of the key exactly once and in order, across their reconnects
+// and the leader changes (after which the new leader re-sends what they had not
+// acknowledged).
 func TestPushDeliveryUnderFaults(t *testing.T) {
 	c, ctx := newCluster(t, 8*time.Minute)
-	watchers := []*client.Client{dial(ctx, t, c, ""), dial(ctx, t, c, "", client.WithServerRequestBuffer(1))}
+	watchers := []*client.Client{dial(ctx, t, c, ""), dial(ctx, t, c, "")}
 	for _, wc := range watchers {
 		must(t, kv.New(wc).Watch(ctx, "push"))
 	}
@@ -172,12 +177,7 @@ func TestPushDeliveryUnderFaults(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { w = writeSequence(ctx, writer, "push", stop) })
 	for i, wc := range watchers {
-		wg.Go(func() {
-			if i == 1 {
-				time.Sleep(2 * time.Second) // a slow consumer: the cluster holds its backlog
-			}
-			got[i], errs[i] = collect(wc, stop, 10*time.Second)
-		})
+		wg.Go(func() { got[i], errs[i] = collect(wc, stop, 10*time.Second) })
 	}
 	runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	nem := newNemesis(t, c)

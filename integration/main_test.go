@@ -2,9 +2,11 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,11 +40,12 @@ func run(m *testing.M) int {
 	defer cancel()
 	dc, err := Docker(ctx)
 	if err != nil {
-		if UnderCI() {
-			fmt.Fprintf(os.Stderr, "integration: CI=true and %v\n", err)
+		skip, fail := withoutDocker(err, UnderCI())
+		if fail != nil {
+			fmt.Fprintln(os.Stderr, fail)
 			return 1
 		}
-		suite.skip = fmt.Sprintf("container scenarios skipped: %v", err)
+		suite.skip = skip
 		fmt.Println("integration: " + suite.skip)
 		return m.Run()
 	}
@@ -80,5 +83,24 @@ func needDocker(t *testing.T) {
 	t.Helper()
 	if suite.skip != "" {
 		t.Skip(suite.skip)
+	}
+}
+
+// withoutDocker decides what a missing Docker engine means: under CI a failure, else a
+// skip of every scenario with one reason.
+func withoutDocker(err error, ci bool) (skip string, fail error) {
+	if ci {
+		return "", fmt.Errorf("integration: CI=true and %w", err)
+	}
+	return fmt.Sprintf("container scenarios skipped: %v", err), nil
+}
+
+func TestWithoutDocker(t *testing.T) {
+	if _, fail := withoutDocker(ErrNoDocker, true); !errors.Is(fail, ErrNoDocker) {
+		t.Fatalf("under CI: %v, want a failure wrapping ErrNoDocker", fail)
+	}
+	skip, fail := withoutDocker(ErrNoDocker, false)
+	if fail != nil || !strings.Contains(skip, ErrNoDocker.Error()) {
+		t.Fatalf("outside CI: skip %q, fail %v", skip, fail)
 	}
 }
