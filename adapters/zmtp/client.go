@@ -91,15 +91,20 @@ func (c *Client) Send(ctx context.Context, data []byte) error {
 	if l == nil || l.closed() {
 		return ErrNotConnected
 	}
-	select {
-	case l.queue <- data:
-		return nil
-	case <-l.done:
-		return ErrNotConnected
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.ctx.Done():
-		return ErrClosed
+	for {
+		ok, space := l.queue.push(data)
+		if ok {
+			return nil
+		}
+		select {
+		case <-space:
+		case <-l.done:
+			return ErrNotConnected
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.ctx.Done():
+			return ErrClosed
+		}
 	}
 }
 

@@ -21,7 +21,7 @@ type link struct {
 	cfg    *config
 	peerHB bool // the peer speaks ZMTP 3.1, so PING/PONG are allowed
 
-	queue chan []byte
+	queue *sendQueue
 	ctrl  chan struct{} // a PONG is due
 
 	mu      sync.Mutex
@@ -47,7 +47,7 @@ type link struct {
 func newLink(nc net.Conn, fr *frameReader, cfg *config, peerHB bool) *link {
 	return &link{
 		nc: nc, fr: fr, cfg: cfg, peerHB: peerHB,
-		queue:    make(chan []byte, cfg.sendQueue),
+		queue:    newSendQueue(cfg.sendQueue),
 		ctrl:     make(chan struct{}, 1),
 		flushReq: make(chan chan struct{}),
 		linger:   make(chan struct{}),
@@ -86,10 +86,24 @@ func (l *link) closed() bool {
 	}
 }
 
+// writeBufs are the writers' buffers: a writer borrows one for a batch and returns it
+// after the flush, so an idle connection holds none.
+var writeBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
+
+// maxBatch is how many messages at most go into one flush.
+const maxBatch = 257
+
 // writeLoop sends queued messages, PONGs and our PINGs, batching what is queued into one
 // flush. A peer that does not take our bytes within the write timeout is disconnected.
 func (l *link) writeLoop() {
-	bw := bufio.NewWriterSize(l.nc, 8<<10)
+	var bw *bufio.Writer // borrowed from writeBufs for one batch
+	writer := func() *bufio.Writer {
+		if bw == nil {
+			bw = writeBufs.Get().(*bufio.Writer)
+			bw.Reset(l.nc)
+		}
+		return bw
+	}
 	var tick <-chan time.Time
 	if l.peerHB && l.cfg.hbInterval > 0 {
 		t := time.NewTicker(l.cfg.hbInterval)
@@ -98,14 +112,16 @@ func (l *link) writeLoop() {
 	}
 	var hdr [9]byte
 	writeMsg := func(data []byte) {
-		_, _ = bw.Write(frameHeader(&hdr, 0, len(data)))
-		_, _ = bw.Write(data)
+		w := writer()
+		_, _ = w.Write(frameHeader(&hdr, 0, len(data)))
+		_, _ = w.Write(data)
 	}
 	// drainQueued writes the messages queued now: all those queued before a flush or
 	// linger request, since the queue is FIFO.
 	drainQueued := func() {
-		for n := len(l.queue); n > 0; n-- {
-			writeMsg(<-l.queue)
+		for n := l.queue.len(); n > 0; n-- {
+			data, _ := l.queue.pop()
+			writeMsg(data)
 		}
 	}
 	var flushed []chan struct{}
@@ -122,16 +138,19 @@ func (l *link) writeLoop() {
 			l.setWriteDeadline()
 			drainQueued()
 			lingering = true
-		case data := <-l.queue:
+		case <-l.queue.notify:
 			l.setWriteDeadline()
-			writeMsg(data)
-		drain:
-			for range 256 {
-				select {
-				case data := <-l.queue:
-					writeMsg(data)
+			for range maxBatch {
+				data, ok := l.queue.pop()
+				if !ok {
+					break
+				}
+				writeMsg(data)
+			}
+			if l.queue.len() > 0 {
+				select { // the rest goes into the next batch
+				case l.queue.notify <- struct{}{}:
 				default:
-					break drain
 				}
 			}
 		case <-l.ctrl:
@@ -139,15 +158,22 @@ func (l *link) writeLoop() {
 			l.mu.Lock()
 			pong := appendCommand(nil, cmdPong, l.pongCtx)
 			l.mu.Unlock()
-			_, _ = bw.Write(pong)
+			_, _ = writer().Write(pong)
 		case <-tick:
 			l.setWriteDeadline()
 			var ping [2]byte
 			binary.BigEndian.PutUint16(ping[:], uint16(l.cfg.hbTTL/(100*time.Millisecond)))
-			_, _ = bw.Write(appendCommand(nil, cmdPing, ping[:]))
+			_, _ = writer().Write(appendCommand(nil, cmdPing, ping[:]))
 		}
 		// bufio keeps the first write error and returns it from Flush.
-		if err := bw.Flush(); err != nil {
+		var err error
+		if bw != nil {
+			err = bw.Flush()
+			bw.Reset(nil)
+			writeBufs.Put(bw)
+			bw = nil
+		}
+		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				err = fmt.Errorf("%w: peer stopped reading", ErrHeartbeatTimeout)
 			}

@@ -104,6 +104,7 @@ type Option func(*config)
 func WithMaxMessageSize(n int) Option { return func(c *config) { c.maxMsg = n } }
 
 // WithSendQueue sets the per-connection send queue length, in messages (default 1024).
+// It is a bound: the queue's storage grows on demand and is released when drained.
 // On a Server, a connection whose queue overflows is disconnected; a Client's Send waits.
 func WithSendQueue(n int) Option { return func(c *config) { c.sendQueue = n } }
 

@@ -188,13 +188,11 @@ func (s *Server) Send(id RoutingID, data []byte) error {
 	case l.draining.Load():
 		return fmt.Errorf("%w: %d is being disconnected", ErrUnknownPeer, id)
 	}
-	select {
-	case l.queue <- data:
-		return nil
-	default:
+	if ok, _ := l.queue.push(data); !ok {
 		l.shutdown(ErrOverflow)
 		return fmt.Errorf("%w: routing id %d", ErrOverflow, id)
 	}
+	return nil
 }
 
 // Disconnect closes the connection id; its Closed event (Reason ErrDisconnected) follows.

@@ -1,7 +1,6 @@
 package zmtp
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -126,7 +125,7 @@ func (f frame) more() bool      { return f.flags&flagMore != 0 }
 // frameReader decodes frames, refusing any whose declared size exceeds the limits before
 // reading or allocating its body.
 type frameReader struct {
-	r      *bufio.Reader
+	r      *lazyReader
 	maxMsg int
 	// skipPrefix > 0: a single-part message frame over maxMsg is read past instead of
 	// failing, keeping its first skipPrefix bytes (a Client's WithSkipTooLarge).
@@ -139,7 +138,7 @@ type frameReader struct {
 const maxSkip = 1 << 40
 
 func newFrameReader(r io.Reader, maxMsg int) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 8<<10), maxMsg: maxMsg}
+	return &frameReader{r: newLazyReader(r), maxMsg: maxMsg}
 }
 
 // next reads one frame. Errors from the underlying reader are returned as they are;

@@ -1,0 +1,119 @@
+package zmtp
+
+import (
+	"io"
+	"sync"
+)
+
+// Read buffer sizes: an idle connection waits for its next frame in a small buffer of
+// its own, which holds a typical message whole; only when a read fills it (more bytes
+// are on the way) does the next read borrow a large buffer from a pool, and the large
+// buffer goes back as soon as its bytes are consumed.
+const (
+	smallReadSize = 512
+	largeReadSize = 8 << 10
+)
+
+var largeReadBufs = sync.Pool{New: func() any {
+	b := make([]byte, largeReadSize)
+	return &b
+}}
+
+// lazyReader is a buffered reader (like bufio.Reader, for the methods the frame reader
+// uses) that holds no large buffer while its connection is idle. Not safe for
+// concurrent use.
+type lazyReader struct {
+	src   io.Reader
+	buf   []byte  // small or *large; buf[r:w] is unread
+	large *[]byte // borrowed from largeReadBufs while it holds unread bytes
+	r, w  int
+	err   error // from the read that filled buf, returned once buf is consumed
+	more  bool  // the last read filled its buffer
+	small [smallReadSize]byte
+}
+
+func newLazyReader(src io.Reader) *lazyReader { return &lazyReader{src: src} }
+
+// Buffered is the number of bytes read from the source and not yet consumed.
+func (z *lazyReader) Buffered() int { return z.w - z.r }
+
+// Read reads into p. When nothing is buffered and p is at least as large as the large
+// buffer, it reads from the source directly, as bufio does.
+func (z *lazyReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if z.r == z.w {
+		if len(p) >= largeReadSize && z.err == nil {
+			z.release()
+			n, err := z.src.Read(p)
+			z.more = n == len(p)
+			return n, err
+		}
+		if err := z.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, z.buf[z.r:z.w])
+	z.r += n
+	z.consumed()
+	return n, nil
+}
+
+// ReadByte reads one byte.
+func (z *lazyReader) ReadByte() (byte, error) {
+	if z.r == z.w {
+		if err := z.fill(); err != nil {
+			return 0, err
+		}
+	}
+	c := z.buf[z.r]
+	z.r++
+	z.consumed()
+	return c, nil
+}
+
+// fill reads at least one byte into an empty buffer, or returns the pending error.
+func (z *lazyReader) fill() error {
+	if z.err != nil {
+		err := z.err
+		z.err = nil
+		return err
+	}
+	z.release()
+	buf := z.small[:]
+	if z.more {
+		z.large = largeReadBufs.Get().(*[]byte)
+		buf = *z.large
+	}
+	for range 100 {
+		n, err := z.src.Read(buf)
+		if n > 0 {
+			z.buf, z.r, z.w, z.err = buf, 0, n, err
+			z.more = n == len(buf)
+			return nil
+		}
+		if err != nil {
+			z.release()
+			z.more = false
+			return err
+		}
+	}
+	z.release()
+	return io.ErrNoProgress
+}
+
+// consumed returns the large buffer once its last byte is read.
+func (z *lazyReader) consumed() {
+	if z.r == z.w && z.large != nil {
+		z.release()
+	}
+}
+
+func (z *lazyReader) release() {
+	if z.large != nil {
+		largeReadBufs.Put(z.large)
+		z.large = nil
+	}
+	z.buf, z.r, z.w = nil, 0, 0
+}
