@@ -217,9 +217,20 @@ func (m *Member) Start(ctx context.Context) error {
 }
 
 // Pause freezes every process of the member (cgroup freezer): its connections stay open
-// and silent.
+// and silent. The freezer gives up on a process stuck in the kernel (an fsync, say), so a
+// failed freeze is tried again a few times.
 func (m *Member) Pause(ctx context.Context) error {
-	_, err := m.cluster.docker.ContainerPause(ctx, m.ctr.GetContainerID(), client.ContainerPauseOptions{})
+	var err error
+	for range 5 {
+		if _, err = m.cluster.docker.ContainerPause(ctx, m.ctr.GetContainerID(), client.ContainerPauseOptions{}); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return wrap("pause", m, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 	return wrap("pause", m, err)
 }
 

@@ -97,7 +97,11 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	nem := newNemesis(t, c)
 	nemErr := nem.run(runCtx)
 	wg.Wait()
-	must(t, nemErr)
+	// A nemesis that could not inject or heal a fault fails the test, but the history
+	// recorded so far is still checked.
+	if nemErr != nil {
+		t.Errorf("nemesis: %v", nemErr)
+	}
 	t.Logf("%d operations (%d in doubt, %d reads without an answer, %d session expiries) under %d faults in %v",
 		stats.ok+stats.unknown, stats.unknown, stats.failedReads, stats.expired, nem.faults(), linearizabilityRun)
 	if stats.ok < 100 {
