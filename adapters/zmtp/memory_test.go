@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -15,11 +16,16 @@ import (
 // Server: HeapInuse + StackInuse after GC, with the connections established and idle
 // for a few heartbeat intervals, minus the same figures before they were opened. The
 // clients run in a child process (TestMemoryClients), so none of their memory is
-// counted.
+// counted. ZRAFT_MEM_PROFILE=file also writes a heap profile of that moment.
 func TestMemoryPerConnection(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("ZRAFT_MEM_CONNS"))
 	if n <= 0 {
 		t.Skip("set ZRAFT_MEM_CONNS=2000 to measure the Server's memory per idle connection")
+	}
+	profile := os.Getenv("ZRAFT_MEM_PROFILE") // a file for the heap profile, by allocation site
+	if profile != "" {
+		runtime.MemProfileRate = 64
+		defer func() { runtime.MemProfileRate = 512 * 1024 }()
 	}
 	ctx := testCtx(t)
 	s := listen(t, WithMaxConnections(n+10))
@@ -64,6 +70,16 @@ func TestMemoryPerConnection(t *testing.T) {
 	// Idle through a few PING/PONG rounds, as a real idle session would.
 	time.Sleep(3 * DefaultHeartbeatIvl)
 	after := memInUse()
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
+	}
 	g := runtime.NumGoroutine()
 	t.Logf("%d idle connections: %d bytes per connection (heap %d, stack %d), %d goroutines in all",
 		n, (after.total()-before.total())/int64(n),
