@@ -94,6 +94,7 @@ func (c *Client) Send(ctx context.Context, data []byte) error {
 	for {
 		ok, space := l.queue.push(data)
 		if ok {
+			l.kick()
 			return nil
 		}
 		select {
@@ -123,15 +124,7 @@ func (c *Client) Flush(ctx context.Context) error {
 		return ErrNotConnected
 	}
 	reply := make(chan struct{})
-	select {
-	case l.flushReq <- reply:
-	case <-l.done:
-		return fmt.Errorf("%w: %w", ErrNotConnected, l.err())
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.ctx.Done():
-		return ErrClosed
-	}
+	l.requestFlush(reply)
 	select {
 	case <-reply:
 		return nil
@@ -277,12 +270,7 @@ func (c *Client) serve(l *link, endpoint string) bool {
 	c.cur, c.curEndpoint = l, endpoint
 	c.mu.Unlock()
 
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		l.writeLoop()
-	}()
+	l.start()
 	if c.emit(l, Event{Kind: EventUp, Endpoint: endpoint}) {
 		l.shutdown(l.readLoop(func(b []byte) bool {
 			return c.emit(l, Event{Kind: EventMessage, Data: b})
@@ -293,8 +281,8 @@ func (c *Client) serve(l *link, endpoint string) bool {
 	} else {
 		l.shutdown(ErrClosed)
 	}
-	wg.Wait()
 	reason := l.err()
+	l.stopWriters()
 	c.mu.Lock()
 	c.cur = nil
 	switched := c.endpoint != endpoint

@@ -1,8 +1,6 @@
 package zmtp
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -13,7 +11,8 @@ import (
 )
 
 // link is one established connection: a reader (run by the owner's goroutine) and a
-// writer goroutine that drains a bounded queue. Either side, or the owner, ends it with
+// writer goroutine that runs only while there is something to write (writer.go), so
+// that an idle connection costs one goroutine. Either side, or the owner, ends it with
 // shutdown; the first reason wins and is what the owner reports.
 type link struct {
 	nc     net.Conn
@@ -22,19 +21,25 @@ type link struct {
 	peerHB bool // the peer speaks ZMTP 3.1, so PING/PONG are allowed
 
 	queue *sendQueue
-	ctrl  chan struct{} // a PONG is due
 
+	// mu guards the writer's work besides the queue, and its life.
 	mu      sync.Mutex
 	pongCtx []byte
+	pongDue bool
+	pingDue bool
+	// flushWait are closed once what was queued before them is on the socket
+	// (Client.Flush).
+	flushWait []chan struct{}
+	// lingerDue: the connection is to end once what is queued is written
+	// (Server.DisconnectAfterFlush); from then on draining refuses new messages.
+	lingerDue bool
+	writing   bool // a writer runs, or has ended the connection's writing for good
+	stopped   bool // no writer may start any more: the owner waits for the last
+	writers   sync.WaitGroup
+	pinger    *time.Timer
 
 	peerTTL atomic.Int64 // nanoseconds, 0 = none announced
 
-	// flushReq asks the writer to write what is queued and to close the reply when it
-	// is on the socket (Client.Flush).
-	flushReq chan chan struct{}
-	// linger is closed when the connection is to end once what is queued is written
-	// (Server.DisconnectAfterFlush); from then on draining refuses new messages.
-	linger      chan struct{}
 	lingerOnce  sync.Once
 	draining    atomic.Bool
 	lingerTimer atomic.Pointer[time.Timer]
@@ -47,11 +52,8 @@ type link struct {
 func newLink(nc net.Conn, fr *frameReader, cfg *config, peerHB bool) *link {
 	return &link{
 		nc: nc, fr: fr, cfg: cfg, peerHB: peerHB,
-		queue:    newSendQueue(cfg.sendQueue),
-		ctrl:     make(chan struct{}, 1),
-		flushReq: make(chan chan struct{}),
-		linger:   make(chan struct{}),
-		done:     make(chan struct{}),
+		queue: newSendQueue(cfg.sendQueue),
+		done:  make(chan struct{}),
 	}
 }
 
@@ -86,111 +88,6 @@ func (l *link) closed() bool {
 	}
 }
 
-// writeBufs are the writers' buffers: a writer borrows one for a batch and returns it
-// after the flush, so an idle connection holds none.
-var writeBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
-
-// maxBatch is how many messages at most go into one flush.
-const maxBatch = 257
-
-// writeLoop sends queued messages, PONGs and our PINGs, batching what is queued into one
-// flush. A peer that does not take our bytes within the write timeout is disconnected.
-func (l *link) writeLoop() {
-	var bw *bufio.Writer // borrowed from writeBufs for one batch
-	writer := func() *bufio.Writer {
-		if bw == nil {
-			bw = writeBufs.Get().(*bufio.Writer)
-			bw.Reset(l.nc)
-		}
-		return bw
-	}
-	var tick <-chan time.Time
-	if l.peerHB && l.cfg.hbInterval > 0 {
-		t := time.NewTicker(l.cfg.hbInterval)
-		defer t.Stop()
-		tick = t.C
-	}
-	var hdr [9]byte
-	writeMsg := func(data []byte) {
-		w := writer()
-		_, _ = w.Write(frameHeader(&hdr, 0, len(data)))
-		_, _ = w.Write(data)
-	}
-	// drainQueued writes the messages queued now: all those queued before a flush or
-	// linger request, since the queue is FIFO.
-	drainQueued := func() {
-		for n := l.queue.len(); n > 0; n-- {
-			data, _ := l.queue.pop()
-			writeMsg(data)
-		}
-	}
-	var flushed []chan struct{}
-	lingering := false
-	for {
-		select {
-		case <-l.done:
-			return
-		case reply := <-l.flushReq:
-			l.setWriteDeadline()
-			drainQueued()
-			flushed = append(flushed, reply)
-		case <-l.linger:
-			l.setWriteDeadline()
-			drainQueued()
-			lingering = true
-		case <-l.queue.notify:
-			l.setWriteDeadline()
-			for range maxBatch {
-				data, ok := l.queue.pop()
-				if !ok {
-					break
-				}
-				writeMsg(data)
-			}
-			if l.queue.len() > 0 {
-				select { // the rest goes into the next batch
-				case l.queue.notify <- struct{}{}:
-				default:
-				}
-			}
-		case <-l.ctrl:
-			l.setWriteDeadline()
-			l.mu.Lock()
-			pong := appendCommand(nil, cmdPong, l.pongCtx)
-			l.mu.Unlock()
-			_, _ = writer().Write(pong)
-		case <-tick:
-			l.setWriteDeadline()
-			var ping [2]byte
-			binary.BigEndian.PutUint16(ping[:], uint16(l.cfg.hbTTL/(100*time.Millisecond)))
-			_, _ = writer().Write(appendCommand(nil, cmdPing, ping[:]))
-		}
-		// bufio keeps the first write error and returns it from Flush.
-		var err error
-		if bw != nil {
-			err = bw.Flush()
-			bw.Reset(nil)
-			writeBufs.Put(bw)
-			bw = nil
-		}
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				err = fmt.Errorf("%w: peer stopped reading", ErrHeartbeatTimeout)
-			}
-			l.shutdown(err)
-			return
-		}
-		for _, reply := range flushed {
-			close(reply)
-		}
-		flushed = flushed[:0]
-		if lingering {
-			l.finishLinger()
-			return
-		}
-	}
-}
-
 // finishLinger ends a connection whose queue is written: it half-closes (FIN after our
 // last byte) and waits for the peer to close its side, which the reader sees as EOF, so
 // that closing never resets a connection whose last messages the peer has not read yet.
@@ -209,7 +106,10 @@ func (l *link) finishLinger() {
 func (l *link) closeAfterFlush(timeout time.Duration) {
 	l.lingerOnce.Do(func() {
 		l.draining.Store(true)
-		close(l.linger)
+		l.mu.Lock()
+		l.lingerDue = true
+		l.mu.Unlock()
+		l.kick()
 		if timeout > 0 {
 			l.lingerTimer.Store(time.AfterFunc(timeout, func() {
 				l.shutdown(fmt.Errorf("%w: linger of %v ended before the flush and the peer's close", ErrDisconnected, timeout))
@@ -298,12 +198,10 @@ func (l *link) command(body []byte) error {
 		}
 		l.peerTTL.Store(int64(ttl) * int64(100*time.Millisecond))
 		l.mu.Lock()
-		l.pongCtx = append(l.pongCtx[:0], ctx...)
+		l.pongCtx = append(l.pongCtx[:0], ctx...) // a PONG already due carries the latest
+		l.pongDue = true
 		l.mu.Unlock()
-		select {
-		case l.ctrl <- struct{}{}:
-		default: // a PONG is already due; it will carry the latest context
-		}
+		l.kick()
 	case cmdPong:
 		// Any frame counts as a sign of life; the read deadline was already renewed.
 	case cmdError:

@@ -9,8 +9,6 @@ import "sync"
 // bound counts exactly what a buffered channel of that capacity would.
 type sendQueue struct {
 	bound int
-	// notify has room for one signal: the writer is woken when a message arrives.
-	notify chan struct{}
 
 	mu    sync.Mutex
 	items [][]byte
@@ -25,11 +23,11 @@ type sendQueue struct {
 const keptCap = 16
 
 func newSendQueue(bound int) *sendQueue {
-	return &sendQueue{bound: bound, notify: make(chan struct{}, 1)}
+	return &sendQueue{bound: bound}
 }
 
 // push appends data unless the queue holds bound messages. When it is full, it returns
-// false and a channel that is closed once there is room.
+// false and a channel that is closed once there is room. The caller wakes the writer.
 func (q *sendQueue) push(data []byte) (bool, <-chan struct{}) {
 	q.mu.Lock()
 	if len(q.items)-q.head >= q.bound {
@@ -48,10 +46,6 @@ func (q *sendQueue) push(data []byte) (bool, <-chan struct{}) {
 	}
 	q.items = append(q.items, data)
 	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default: // the writer is already due to look
-	}
 	return true, nil
 }
 

@@ -93,8 +93,8 @@ func (s *Server) acceptLoop() {
 	}
 }
 
-// serveConn runs one connection: handshake under a deadline, then its reader here and its
-// writer in another goroutine.
+// serveConn runs one connection: handshake under a deadline, then its reader here; its
+// writer runs in another goroutine while there is something to write.
 func (s *Server) serveConn(nc net.Conn) {
 	defer s.wg.Done()
 	defer s.conns.Add(-1)
@@ -118,11 +118,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	s.peers[id] = l
 	s.mu.Unlock()
 
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		l.writeLoop()
-	}()
+	l.start()
 	if s.emit(l, Event{Kind: EventOpened, RoutingID: id}) {
 		l.shutdown(l.readLoop(func(b []byte) bool {
 			return s.emit(l, Event{Kind: EventMessage, RoutingID: id, Data: b})
@@ -131,6 +127,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		l.shutdown(ErrClosed)
 	}
 	reason := l.err()
+	l.stopWriters()
 	s.mu.Lock()
 	delete(s.peers, id)
 	s.mu.Unlock()
@@ -192,6 +189,7 @@ func (s *Server) Send(id RoutingID, data []byte) error {
 		l.shutdown(ErrOverflow)
 		return fmt.Errorf("%w: routing id %d", ErrOverflow, id)
 	}
+	l.kick()
 	return nil
 }
 
