@@ -52,12 +52,58 @@ func (n *Node) initProposals() {
 // Errors: ErrNotLeader (not appended), ErrLeadershipLost (outcome unknown), ErrShutdown
 // (outcome unknown if it happened while waiting), or ctx's error — after which the
 // command may still be applied (outcome unknown), as with any lost reply.
+//
+// Concurrent Propose calls reach the log in no particular order; a caller that needs its
+// commands in the log in call order uses ProposeAsync from one goroutine.
 func (n *Node) Propose(ctx context.Context, cmd []byte) (any, error) {
-	return n.propose(ctx, encodeCommand(cmd))
+	p, err := n.ProposeAsync(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// Proposal is a command handed to the log by ProposeAsync; Wait returns its result.
+type Proposal struct {
+	n   *Node
+	tag proposalTag
+	w   waiter
+}
+
+// ProposeAsync queues cmd for the log and returns once it is queued, without waiting for
+// the commit: commands queued by successive calls from one goroutine enter the log in
+// that order. Wait on the returned Proposal for the result (exactly once). Errors are
+// Propose's, before anything was queued (except ctx's error or ErrShutdown while the
+// queue is full, after which nothing was queued either).
+func (n *Node) ProposeAsync(ctx context.Context, cmd []byte) (*Proposal, error) {
+	return n.enqueue(ctx, encodeCommand(cmd))
+}
+
+// Wait returns the proposal's result, as Propose does. After ctx ends the result is
+// lost to the caller (the command may still apply); call Wait once.
+func (p *Proposal) Wait(ctx context.Context) (any, error) {
+	defer p.n.unregister(p.tag.seq)
+	select {
+	case r := <-p.w.ch:
+		return r.value, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.n.stop:
+		return nil, ErrShutdown
+	}
 }
 
 // propose replicates an untagged entry and waits for its result on this member.
 func (n *Node) propose(ctx context.Context, entry []byte) (any, error) {
+	p, err := n.enqueue(ctx, entry)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// enqueue registers a waiter for entry and queues it for the proposer loop.
+func (n *Node) enqueue(ctx context.Context, entry []byte) (*Proposal, error) {
 	if err := n.awaitReadyLeader(ctx); err != nil {
 		return nil, err
 	}
@@ -65,20 +111,14 @@ func (n *Node) propose(ctx context.Context, entry []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer n.unregister(tag.seq)
 	select {
 	case n.queue <- encodeTagged(tag, entry):
+		return &Proposal{n: n, tag: tag, w: w}, nil
 	case <-ctx.Done():
+		n.unregister(tag.seq)
 		return nil, ctx.Err()
 	case <-n.stop:
-		return nil, ErrShutdown
-	}
-	select {
-	case r := <-w.ch:
-		return r.value, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-n.stop:
+		n.unregister(tag.seq)
 		return nil, ErrShutdown
 	}
 }
