@@ -40,11 +40,12 @@ type loop struct {
 	conns map[gateway.RoutingID]struct{}
 
 	// work runs proposals and reads; workCtx is cancelled when the loop ends.
-	work    sync.WaitGroup
-	workCtx context.Context
-	stats   atomic.Pointer[gateway.Stats]
-	leader  atomic.Bool
-	buf     []gateway.Input
+	work      sync.WaitGroup
+	workCtx   context.Context
+	proposals proposalQueue
+	stats     atomic.Pointer[gateway.Stats]
+	leader    atomic.Bool
+	buf       []gateway.Input
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
@@ -204,17 +205,7 @@ func (l *loop) propose(cmd session.Command) {
 		l.log.Error("server: command does not encode", "err", err)
 		return
 	}
-	l.work.Add(1)
-	go func() {
-		defer l.work.Done()
-		res, err := l.node.Propose(l.workCtx, data)
-		if err == nil {
-			err, _ = res.(error) // the entry committed but did not apply
-		}
-		if err != nil {
-			l.in.push(gateway.ProposalFailed{Command: cmd})
-		}
-	}()
+	l.enqueueProposal(proposal{data: data, cmd: cmd})
 }
 
 func (l *loop) proposeInternal(cmd session.Internal) {
@@ -223,13 +214,7 @@ func (l *loop) proposeInternal(cmd session.Internal) {
 		l.log.Error("server: internal command does not encode", "err", err)
 		return
 	}
-	l.work.Add(1)
-	go func() {
-		defer l.work.Done()
-		if _, err := l.node.Propose(l.workCtx, data); err != nil {
-			l.log.Debug("server: internal command", "err", err)
-		}
-	}()
+	l.enqueueProposal(proposal{data: data, internal: true})
 }
 
 func (l *loop) read(r gateway.Read) {

@@ -10,7 +10,7 @@ import (
 
 // consensus is what the server needs of a cluster member's consensus.
 type consensus interface {
-	Propose(ctx context.Context, cmd []byte) (any, error)
+	ProposeAsync(ctx context.Context, cmd []byte) (*raftnode.Proposal, error)
 	Read(ctx context.Context, level raftnode.ReadLevel, fn func()) error
 	Subscribe() *raftnode.Subscription
 	State() raftnode.Event
