@@ -7,6 +7,7 @@ replace (
 	github.com/zraft/zraft/adapters/raftnode => ../adapters/raftnode
 	github.com/zraft/zraft/adapters/telemetry => ../adapters/telemetry
 	github.com/zraft/zraft/adapters/zmtp => ../adapters/zmtp
+	github.com/zraft/zraft/client => ../client
 	github.com/zraft/zraft/domain => ../domain
 	github.com/zraft/zraft/protocol => ../protocol
 )
@@ -17,9 +18,13 @@ require (
 	github.com/zraft/zraft/adapters/raftnode v0.0.0-00010101000000-000000000000
 	github.com/zraft/zraft/adapters/telemetry v0.0.0-00010101000000-000000000000
 	github.com/zraft/zraft/adapters/zmtp v0.0.0-00010101000000-000000000000
+	github.com/zraft/zraft/client v0.0.0-00010101000000-000000000000
 	github.com/zraft/zraft/domain v0.0.0-00010101000000-000000000000
 	github.com/zraft/zraft/protocol v0.0.0-00010101000000-000000000000
+	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
+	go.opentelemetry.io/otel/sdk v1.47.0
+	go.opentelemetry.io/otel/trace v1.47.0
 )
 
 require (
@@ -64,7 +69,6 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
-	go.opentelemetry.io/otel v1.47.0 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc v1.47.0 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp v1.47.0 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.47.0 // indirect
@@ -74,9 +78,7 @@ require (
 	go.opentelemetry.io/otel/exporters/stdout/stdoutmetric v1.47.0 // indirect
 	go.opentelemetry.io/otel/exporters/stdout/stdouttrace v1.47.0 // indirect
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
-	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
 	go.opentelemetry.io/otel/sdk/metric v1.47.0 // indirect
-	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	go.opentelemetry.io/proto/otlp v1.11.0 // indirect
 	golang.org/x/exp v0.0.0-20230626212559-97b1e661b5df // indirect
 	golang.org/x/net v0.59.0 // indirect

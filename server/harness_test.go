@@ -53,8 +53,9 @@ type tcluster struct {
 }
 
 // newCluster starts n members with port-0 sockets and a data dir each; tune may change
-// every member's Config, newApp gives each member its application (nil: kv).
-func newCluster(t *testing.T, n int, tune func(*Config), newApp func() session.Application) *tcluster {
+// every member's Config, newApp gives each member its application (nil: kv), extra
+// are options every member gets.
+func newCluster(t *testing.T, n int, tune func(*Config), newApp func() session.Application, extra ...Option) *tcluster {
 	t.Helper()
 	c := &tcluster{t: t, endpoints: map[string]string{}}
 	var boot []Member
@@ -73,6 +74,7 @@ func newCluster(t *testing.T, n int, tune func(*Config), newApp func() session.A
 		if newApp != nil {
 			opts = append(opts, WithApplication(newApp()))
 		}
+		opts = append(opts, extra...)
 		srv, err := New(cfg, opts...)
 		if err != nil {
 			t.Fatalf("New(%s): %v", cfg.MemberID, err)

@@ -23,6 +23,7 @@ import (
 type loop struct {
 	g       *gateway.Gateway
 	metrics *telemetry.ServerMetrics // nil-safe: nil records nothing
+	tracer  *tracer                  // nil-safe: nil traces nothing
 	sm      *stateMachine
 	node    consensus
 	tr      clientTransport
@@ -69,6 +70,10 @@ func (l *loop) transportEvent(ev zmtp.Event) {
 		if gateway.NeedsSessionID(ev.Data) {
 			msg.NewSessionID = newSessionID()
 		}
+		if l.tracer != nil {
+			sess, _ := l.g.SessionOf(rid)
+			l.tracer.received(rid, sess, ev.Data)
+		}
 		l.step(msg)
 	case zmtp.EventClosed:
 		if _, ok := l.conns[rid]; ok {
@@ -76,6 +81,7 @@ func (l *loop) transportEvent(ev zmtp.Event) {
 		}
 		delete(l.conns, rid)
 		l.step(gateway.ConnectionClosed{RoutingID: rid})
+		l.tracer.connClosed(rid)
 	}
 }
 
@@ -90,14 +96,32 @@ func (l *loop) drainInbox() {
 		if a, ok := in.(gateway.Applied); ok && l.metrics != nil && l.g.IsLeader() {
 			l.countApplied(a.Result)
 		}
+		if l.tracer != nil {
+			l.traceInput(in)
+		}
 		l.step(in)
 		l.buf[i] = nil
+	}
+}
+
+// traceInput tells the tracer what an input from another goroutine means for its spans.
+func (l *loop) traceInput(in gateway.Input) {
+	switch in := in.(type) {
+	case gateway.Applied:
+		l.tracer.applied(in.Command)
+	case gateway.ProposalFailed:
+		l.tracer.proposalFailed(in.Command)
+	case gateway.LeadershipChanged:
+		if !in.IsLeader {
+			l.tracer.endAll("leadership lost")
+		}
 	}
 }
 
 // onTick lets time pass in the engine and runs the housekeeping check.
 func (l *loop) onTick(now time.Time) {
 	l.g.Tick(now.UnixMilli())
+	l.tracer.sweep(now)
 	if l.housekeep != nil && l.g.IsLeader() && !now.Before(l.nextHousekeep) {
 		l.nextHousekeep = now.Add(l.housekeepEvery)
 		l.sm.mu.Lock()
@@ -124,6 +148,7 @@ func (l *loop) carryOut() {
 				l.log.Debug("server: disconnect", "conn", o.RoutingID, "err", err)
 			}
 		case gateway.Propose:
+			l.tracer.proposed(o.Command)
 			l.propose(o.Command)
 		case gateway.Read:
 			l.read(o)
@@ -185,6 +210,10 @@ func (l *loop) countSent(m protocol.ServerMessage) {
 func (l *loop) send(rid gateway.RoutingID, m protocol.ServerMessage) {
 	if l.metrics != nil {
 		l.countSent(m)
+	}
+	if l.tracer != nil {
+		sess, _ := l.g.SessionOf(rid)
+		m = l.tracer.sent(rid, sess, m)
 	}
 	b, err := protocol.AppendServerMessage(nil, m)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zraft/zraft/adapters/raftnode"
 	"github.com/zraft/zraft/adapters/telemetry"
@@ -28,12 +29,22 @@ type Option func(*options)
 
 type options struct {
 	metrics   *telemetry.ServerMetrics
+	tracing   trace.TracerProvider
 	handlers  map[string]http.Handler
 	logger    *slog.Logger
 	app       session.Application
 	housekeep func() []byte
 	raft      func(*raftnode.Config)
 	transport []zmtp.Option
+}
+
+// WithTracerProvider traces the commands and queries that arrive with a trace context
+// (spans "zraft.server.command" with a "zraft.server.propose" child, and
+// "zraft.server.query", children of the client's span) and the server-initiated requests
+// sent to clients that negotiated extensions ("zraft.server.server_request", whose
+// context travels in the request). Default: no tracing, and no cost.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracing = tp }
 }
 
 // WithLogger sets the logger of the member and its adapters. Default slog.Default().
@@ -214,7 +225,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		}
 		s.gauge = []metric.Registration{regS, regR}
 	}
-	s.loop = &loop{g: g, metrics: o.metrics, sm: s.sm, node: s.node, tr: s.tr, in: s.in, log: log, linger: cfg.CloseLinger,
+	s.loop = &loop{g: g, metrics: o.metrics, tracer: newTracer(o.tracing, cfg.MemberID, log), sm: s.sm, node: s.node, tr: s.tr, in: s.in, log: log, linger: cfg.CloseLinger,
 		tick: tickInterval(cfg), housekeep: o.housekeep, housekeepEvery: cfg.RedeliveryInterval, conns: map[gateway.RoutingID]struct{}{}}
 	return s, nil
 }
@@ -380,6 +391,7 @@ serve:
 			}
 		}
 	}
+	l.tracer.endAll("member stopped")
 	close(readerDone)
 	cancelRead()
 	cancelBg()

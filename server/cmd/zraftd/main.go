@@ -45,8 +45,13 @@ func run(args []string) int {
 		log.Error("zraftd: metrics", "err", err)
 		return 1
 	}
-	srv, err := server.New(s.cfg, server.WithLogger(log), server.WithMetrics(metrics),
-		server.WithAdminHandler("GET /metrics", tel.PrometheusHandler()))
+	opts := []server.Option{server.WithLogger(log), server.WithMetrics(metrics),
+		server.WithAdminHandler("GET /metrics", tel.PrometheusHandler())}
+	if tel.TracesEnabled() {
+		// Only then: a member without a tracer does not decode messages for trace context.
+		opts = append(opts, server.WithTracerProvider(tel.TracerProvider()))
+	}
+	srv, err := server.New(s.cfg, opts...)
 	if err != nil {
 		log.Error("zraftd: cannot start", "err", err)
 		return 1

@@ -1,0 +1,255 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/zraft/zraft/adapters/telemetry"
+	"github.com/zraft/zraft/domain/gateway"
+	"github.com/zraft/zraft/domain/session"
+	"github.com/zraft/zraft/protocol"
+)
+
+// maxOpenSpans bounds the server spans waiting for their reply: past it a request is
+// served without a span (logged), so that no client can grow the map.
+const maxOpenSpans = 4096
+
+// maxSpanAge ends a span whose reply never came (e.g. its session expired while its
+// connection stayed open): nothing else would.
+const maxSpanAge = 2 * time.Minute
+
+// spanKey names a traced request: a command by its request id, a query by its
+// correlation id (corr non-empty).
+type spanKey struct {
+	session string
+	id      uint64
+	corr    protocol.CorrelationID
+}
+
+type openSpan struct {
+	span    trace.Span
+	propose trace.Span // nil until proposed
+	rid     gateway.RoutingID
+	started time.Time
+}
+
+// tracer keeps the loop's spans. It is used by the loop goroutine only; a nil *tracer
+// (tracing off) does nothing and decodes nothing.
+type tracer struct {
+	t         trace.Tracer
+	member    attribute.KeyValue
+	log       *slog.Logger
+	open      map[spanKey]*openSpan
+	extConns  map[gateway.RoutingID]bool // connections whose session negotiated extensions
+	nextSweep time.Time
+}
+
+func newTracer(tp trace.TracerProvider, member string, log *slog.Logger) *tracer {
+	if tp == nil {
+		return nil
+	}
+	return &tracer{
+		t:        tp.Tracer(telemetry.ScopeName),
+		member:   telemetry.AttrMemberID.String(member),
+		log:      log,
+		open:     map[spanKey]*openSpan{},
+		extConns: map[gateway.RoutingID]bool{},
+	}
+}
+
+// received starts the server span of a ClientRequest or Query that carries a trace
+// context. The gateway decodes the message again: tracing pays for its own decode.
+func (t *tracer) received(rid gateway.RoutingID, sess string, data []byte) {
+	if t == nil || sess == "" {
+		return
+	}
+	m, err := protocol.DecodeClientMessage(data)
+	if err != nil {
+		return // the gateway reports it
+	}
+	var (
+		key   spanKey
+		ext   *protocol.Extensions
+		name  string
+		attrs []attribute.KeyValue
+	)
+	switch m := m.(type) {
+	case *protocol.ClientRequest:
+		key, ext, name = spanKey{session: sess, id: uint64(m.RequestID)}, m.Ext, telemetry.SpanServerCommand
+		attrs = []attribute.KeyValue{telemetry.AttrRequestID.Int64(int64(m.RequestID))}
+	case *protocol.Query:
+		if m.CorrelationID == "" {
+			return
+		}
+		key, ext, name = spanKey{session: sess, corr: m.CorrelationID}, m.Ext, telemetry.SpanServerQuery
+		attrs = []attribute.KeyValue{telemetry.AttrCorrelationID.String(string(m.CorrelationID))}
+	default:
+		return
+	}
+	if ext == nil || ext.TraceParent == "" {
+		return
+	}
+	if _, ok := t.open[key]; ok {
+		return // a retransmission: the first receipt's span covers it
+	}
+	if len(t.open) >= maxOpenSpans {
+		t.log.Debug("server: too many open spans, request not traced", "session", sess, "request", key.id, "query", key.corr)
+		return
+	}
+	ctx := telemetry.Extract(context.Background(), ext)
+	attrs = append(attrs, telemetry.AttrSessionID.String(sess), t.member)
+	_, span := t.t.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+	t.open[key] = &openSpan{span: span, rid: rid, started: time.Now()}
+}
+
+// proposed starts the propose child span of each traced command in cmd.
+func (t *tracer) proposed(cmd session.Command) {
+	if t == nil || len(t.open) == 0 {
+		return
+	}
+	forEachRequest(cmd, func(r session.ClientRequest) {
+		o := t.open[spanKey{session: r.Session, id: r.RequestID}]
+		if o == nil || o.propose != nil {
+			return
+		}
+		ctx := trace.ContextWithSpan(context.Background(), o.span)
+		_, o.propose = t.t.Start(ctx, telemetry.SpanServerPropose, trace.WithAttributes(
+			telemetry.AttrSessionID.String(r.Session), telemetry.AttrRequestID.Int64(int64(r.RequestID)), t.member))
+	})
+}
+
+// applied ends the propose spans of the commands in cmd: their entry committed and the
+// state machine applied it.
+func (t *tracer) applied(cmd session.Command) {
+	if t == nil || len(t.open) == 0 {
+		return
+	}
+	forEachRequest(cmd, func(r session.ClientRequest) {
+		if o := t.open[spanKey{session: r.Session, id: r.RequestID}]; o != nil {
+			o.span.AddEvent("applied")
+			if o.propose != nil {
+				o.propose.End()
+				o.propose = nil
+			}
+		}
+	})
+}
+
+// proposalFailed ends the spans of the commands in cmd with an error: the client will
+// retry, and that retry gets a span of its own.
+func (t *tracer) proposalFailed(cmd session.Command) {
+	if t == nil || len(t.open) == 0 {
+		return
+	}
+	forEachRequest(cmd, func(r session.ClientRequest) {
+		t.end(spanKey{session: r.Session, id: r.RequestID}, "proposal failed")
+	})
+}
+
+// sent ends the span a reply answers, learns which connections negotiated extensions,
+// and returns m with a ServerRequest's trace context injected for such connections.
+func (t *tracer) sent(rid gateway.RoutingID, sess string, m protocol.ServerMessage) protocol.ServerMessage {
+	if t == nil {
+		return m
+	}
+	switch msg := m.(type) {
+	case *protocol.SessionCreated:
+		t.extConns[rid] = msg.Ext != nil && msg.Ext.Version != 0
+	case *protocol.SessionContinued:
+		t.extConns[rid] = msg.Ext != nil && msg.Ext.Version != 0
+	case *protocol.ClientResponse:
+		t.end(spanKey{session: sess, id: uint64(msg.RequestID)}, "")
+	case *protocol.RequestError:
+		t.end(spanKey{session: sess, id: uint64(msg.RequestID)}, "request error "+msg.Reason.String())
+	case *protocol.QueryResponse:
+		t.end(spanKey{session: sess, corr: msg.CorrelationID}, "")
+	case *protocol.ServerRequest:
+		if !t.extConns[rid] {
+			return m
+		}
+		_, span := t.t.Start(context.Background(), telemetry.SpanServerRequest,
+			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+				telemetry.AttrSessionID.String(sess), telemetry.AttrRequestID.Int64(int64(msg.RequestID)), t.member))
+		defer span.End()
+		// A copy: the gateway may keep msg for redelivery.
+		cp := *msg
+		if cp.Ext != nil {
+			e := *cp.Ext
+			cp.Ext = &e
+		}
+		cp.Ext = telemetry.WithTraceContext(trace.ContextWithSpan(context.Background(), span), cp.Ext)
+		return &cp
+	}
+	return m
+}
+
+// connClosed ends the spans of requests received on rid: their reply cannot come there.
+func (t *tracer) connClosed(rid gateway.RoutingID) {
+	if t == nil {
+		return
+	}
+	delete(t.extConns, rid)
+	for k, o := range t.open {
+		if o.rid == rid {
+			t.end(k, "connection closed")
+		}
+	}
+}
+
+// endAll ends every open span, e.g. when this member loses leadership or stops.
+func (t *tracer) endAll(why string) {
+	if t == nil {
+		return
+	}
+	for k := range t.open {
+		t.end(k, why)
+	}
+}
+
+// sweep ends spans older than maxSpanAge, checking once a second.
+func (t *tracer) sweep(now time.Time) {
+	if t == nil || now.Before(t.nextSweep) {
+		return
+	}
+	t.nextSweep = now.Add(time.Second)
+	for k, o := range t.open {
+		if now.Sub(o.started) > maxSpanAge {
+			t.end(k, "no reply")
+		}
+	}
+}
+
+// end ends key's spans; a non-empty why is the error status.
+func (t *tracer) end(key spanKey, why string) {
+	o := t.open[key]
+	if o == nil {
+		return
+	}
+	delete(t.open, key)
+	if why != "" {
+		o.span.SetStatus(codes.Error, why)
+	}
+	if o.propose != nil {
+		if why != "" {
+			o.propose.SetStatus(codes.Error, why)
+		}
+		o.propose.End()
+	}
+	o.span.End()
+}
+
+func forEachRequest(cmd session.Command, f func(session.ClientRequest)) {
+	switch c := cmd.(type) {
+	case session.ClientRequest:
+		f(c)
+	case session.Batch:
+		for _, sub := range c.Commands {
+			forEachRequest(sub, f)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/zraft/zraft/adapters/telemetry"
+	"github.com/zraft/zraft/client"
+	"github.com/zraft/zraft/domain/session"
+	"github.com/zraft/zraft/protocol/kvwire"
+)
+
+// tracedCluster starts a 3-member cluster and a real client sharing one tracer provider
+// that exports synchronously to memory.
+func tracedCluster(ctx context.Context, t *testing.T, newApp func() session.Application) (*tracetest.InMemoryExporter, *client.Client) {
+	t.Helper()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	cl := newCluster(t, 3, nil, newApp, WithTracerProvider(tp))
+	cl.leader(ctx)
+	var eps []string
+	for id, ep := range cl.endpoints {
+		eps = append(eps, id+"="+ep)
+	}
+	sort.Strings(eps)
+	c, err := client.Dial(ctx, strings.Join(eps, ","), client.WithTracerProvider(tp), client.WithLogger(testLogger()))
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return exp, c
+}
+
+func spansNamed(exp *tracetest.InMemoryExporter, name string) []tracetest.SpanStub {
+	var out []tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		if s.Name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func describe(spans tracetest.SpanStubs) string {
+	var b strings.Builder
+	for _, s := range spans {
+		fmt.Fprintf(&b, "\n  %s trace=%s span=%s parent=%s", s.Name, s.SpanContext.TraceID(), s.SpanContext.SpanID(), s.Parent.SpanID())
+	}
+	return b.String()
+}
+
+// oneChild checks that exactly one span named child exists and is parent's child in
+// parent's trace, and returns it.
+func oneChild(t *testing.T, exp *tracetest.InMemoryExporter, parent tracetest.SpanStub, child string) tracetest.SpanStub {
+	t.Helper()
+	cs := spansNamed(exp, child)
+	if len(cs) != 1 {
+		t.Fatalf("%d %s spans, want 1:%s", len(cs), child, describe(exp.GetSpans()))
+	}
+	c := cs[0]
+	if c.SpanContext.TraceID() != parent.SpanContext.TraceID() || c.Parent.SpanID() != parent.SpanContext.SpanID() {
+		t.Fatalf("%s is not a child of %s:%s", child, parent.Name, describe(exp.GetSpans()))
+	}
+	return c
+}
+
+func TestSubmitAndQueryTraceAcrossClientAndMember(t *testing.T) {
+	checkLeaks(t)
+	ctx := ctxFor(t, 60*time.Second)
+	exp, c := tracedCluster(ctx, t, func() session.Application { return &counterApp{} })
+
+	if _, err := c.Submit(ctx, []byte("incr")); err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	subs := spansNamed(exp, telemetry.SpanClientSubmit)
+	if len(subs) != 1 {
+		t.Fatalf("%d client spans, want 1:%s", len(subs), describe(exp.GetSpans()))
+	}
+	// The member ends its span as it sends the reply, which may be a moment after the
+	// client has it.
+	eventually(t, 10*time.Second, "server command span exported", func() bool {
+		return len(spansNamed(exp, telemetry.SpanServerCommand)) > 0
+	})
+	cmd := oneChild(t, exp, subs[0], telemetry.SpanServerCommand)
+	if cmd.SpanKind != trace.SpanKindServer {
+		t.Errorf("server span kind %v", cmd.SpanKind)
+	}
+	prop := oneChild(t, exp, cmd, telemetry.SpanServerPropose)
+	if prop.EndTime.After(cmd.EndTime) {
+		t.Errorf("propose ends after the command span")
+	}
+	attrs := map[string]string{}
+	for _, a := range cmd.Attributes {
+		attrs[string(a.Key)] = a.Value.String()
+	}
+	if attrs[string(telemetry.AttrRequestID)] != "1" || attrs[string(telemetry.AttrSessionID)] == "" || !strings.HasPrefix(attrs[string(telemetry.AttrMemberID)], "node-") {
+		t.Errorf("server span attributes %v", attrs)
+	}
+
+	if _, err := c.Query(ctx, []byte("get")); err != nil {
+		t.Fatalf("Query: %v", err)
+	}
+	qs := spansNamed(exp, telemetry.SpanClientQuery)
+	if len(qs) != 1 {
+		t.Fatalf("%d client query spans, want 1:%s", len(qs), describe(exp.GetSpans()))
+	}
+	eventually(t, 10*time.Second, "server query span exported", func() bool {
+		return len(spansNamed(exp, telemetry.SpanServerQuery)) > 0
+	})
+	oneChild(t, exp, qs[0], telemetry.SpanServerQuery)
+}
+
+func TestServerRequestCarriesItsSpan(t *testing.T) {
+	checkLeaks(t)
+	ctx := ctxFor(t, 60*time.Second)
+	exp, c := tracedCluster(ctx, t, nil)
+	cmd := func(k kvwire.Command) []byte {
+		b, err := kvwire.AppendCommand(nil, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if _, err := c.Submit(ctx, cmd(kvwire.Watch{Key: "k"})); err != nil {
+		t.Fatalf("Submit(watch): %v", err)
+	}
+	if _, err := c.Submit(ctx, cmd(kvwire.Set{Key: "k", Value: "v"})); err != nil {
+		t.Fatalf("Submit(set): %v", err)
+	}
+	var req client.ServerRequest
+	select {
+	case req = <-c.ServerRequests():
+	case <-ctx.Done():
+		t.Fatal("no notification")
+	}
+	srs := spansNamed(exp, telemetry.SpanServerRequest)
+	if len(srs) == 0 {
+		t.Fatalf("no server request span:%s", describe(exp.GetSpans()))
+	}
+	sc := srs[0].SpanContext
+	want := fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID())
+	if req.TraceParent != want {
+		t.Fatalf("notification traceparent %q, want %q", req.TraceParent, want)
+	}
+	if srs[0].SpanKind != trace.SpanKindProducer {
+		t.Errorf("server request span kind %v", srs[0].SpanKind)
+	}
+}
+
+func TestTracerEndsSpansWhenConnectionCloses(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tr := newTracer(tp, "node-1", testLogger())
+	parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled})
+	for i := range 3 {
+		ctx := trace.ContextWithSpanContext(context.Background(), parent)
+		_, span := tr.t.Start(ctx, telemetry.SpanServerCommand)
+		tr.open[spanKey{session: "s", id: uint64(i)}] = &openSpan{span: span, rid: 1, started: time.Now()}
+	}
+	ctx := trace.ContextWithSpanContext(context.Background(), parent)
+	_, span := tr.t.Start(ctx, telemetry.SpanServerCommand)
+	tr.open[spanKey{session: "s2", id: 1}] = &openSpan{span: span, rid: 2, started: time.Now().Add(-time.Hour)}
+
+	tr.connClosed(1)
+	if len(tr.open) != 1 || len(exp.GetSpans()) != 3 {
+		t.Fatalf("after close: %d open, %d ended", len(tr.open), len(exp.GetSpans()))
+	}
+	tr.sweep(time.Now())
+	if len(tr.open) != 0 || len(exp.GetSpans()) != 4 {
+		t.Fatalf("after sweep: %d open, %d ended", len(tr.open), len(exp.GetSpans()))
+	}
+	for _, s := range exp.GetSpans() {
+		if s.Status.Description == "" {
+			t.Errorf("span %v ended without a reason", s.SpanContext.SpanID())
+		}
+	}
+	var nilTracer *tracer
+	nilTracer.connClosed(1) // tracing off: no-op
+	nilTracer.endAll("x")
+}
