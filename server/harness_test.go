@@ -46,7 +46,7 @@ type tmember struct {
 
 // tcluster is an in-process cluster over real sockets on 127.0.0.1.
 type tcluster struct {
-	t       *testing.T
+	t       testing.TB
 	members []*tmember
 	// endpoints maps member ids to client endpoints, as a client would learn them.
 	endpoints map[string]string
@@ -55,7 +55,7 @@ type tcluster struct {
 // newCluster starts n members with port-0 sockets and a data dir each; tune may change
 // every member's Config, newApp gives each member its application (nil: kv), extra
 // are options every member gets.
-func newCluster(t *testing.T, n int, tune func(*Config), newApp func() session.Application, extra ...Option) *tcluster {
+func newCluster(t testing.TB, n int, tune func(*Config), newApp func() session.Application, extra ...Option) *tcluster {
 	t.Helper()
 	c := &tcluster{t: t, endpoints: map[string]string{}}
 	var boot []Member
@@ -143,7 +143,7 @@ func (c *tcluster) follower(ctx context.Context) *tmember {
 	return nil
 }
 
-func ctxFor(t *testing.T, d time.Duration) context.Context {
+func ctxFor(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
