@@ -2,6 +2,7 @@ package clientsession_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ import (
 //
 // Every script also runs under the invariant checker.
 func TestGolden(t *testing.T) {
-	scripttest.Run(t, "testdata/*.txt", runScript)
+	scripttest.Run(t, scripttest.Files{Read: os.ReadFile, Write: os.WriteFile}, "testdata/*.txt", runScript)
 }
 
 func runScript(t *testing.T, script string) string {

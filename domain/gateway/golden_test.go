@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/hex"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,7 +39,7 @@ import (
 //	reads | read-fail                       serve / fail every queued read
 //	stats | state
 func TestGolden(t *testing.T) {
-	scripttest.Run(t, "testdata/*.txt", runScript)
+	scripttest.Run(t, scripttest.Files{Read: os.ReadFile, Write: os.WriteFile}, "testdata/*.txt", runScript)
 }
 
 type script struct {

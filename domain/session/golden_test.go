@@ -3,6 +3,7 @@ package session_test
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ import (
 // Every applied command is encoded, decoded and applied through ApplyEntry, so the scripts
 // also exercise the codec.
 func TestGolden(t *testing.T) {
-	scripttest.Run(t, "testdata/*.txt", runScript)
+	scripttest.Run(t, scripttest.Files{Read: os.ReadFile, Write: os.WriteFile}, "testdata/*.txt", runScript)
 }
 
 type scriptRunner struct {

@@ -3,7 +3,10 @@
 // output lines ("> ..."). A package supplies only its command interpreter; reading the
 // scripts, comparing the output and rewriting it with -update live here, once.
 //
-// It is test support: it imports testing, flag and os, which the domain core must not.
+// It is test support: it imports testing and flag, which the domain core must not; the
+// files are read and written through functions the caller passes (os.ReadFile and
+// os.WriteFile from its _test.go file), so even test support inside domain does no I/O of
+// its own.
 // domain/purity_test.go exempts this package from the core's import allowlist and fails
 // when any non-test file of the domain module imports it.
 package scripttest
@@ -11,8 +14,8 @@ package scripttest
 import (
 	"flag"
 	"fmt"
+	"io/fs"
 	"iter"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,28 +27,34 @@ var update = flag.Bool("update", false, "rewrite the expected output of the gold
 // maxDiffLines bounds the lines Diff lists: enough to find the change, short enough to read.
 const maxDiffLines = 20
 
+// Files reads and writes the scripts: pass Files{Read: os.ReadFile, Write: os.WriteFile}.
+type Files struct {
+	Read  func(name string) ([]byte, error)
+	Write func(name string, data []byte, perm fs.FileMode) error
+}
+
 // Run runs every file matching pattern (e.g. "testdata/*.txt") as a subtest named after
 // the file without its extension. run interprets the script and returns its output,
 // which must equal the file; with -update the file is rewritten to the output instead
 // (review the diff). It fails when pattern matches nothing.
-func Run(t *testing.T, pattern string, run func(t *testing.T, script string) string) {
+func Run(t *testing.T, files Files, pattern string, run func(t *testing.T, script string) string) {
 	t.Helper()
-	files, err := filepath.Glob(pattern)
+	names, err := filepath.Glob(pattern)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) == 0 {
+	if len(names) == 0 {
 		t.Fatal("no golden scripts")
 	}
-	for _, file := range files {
+	for _, file := range names {
 		t.Run(strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), func(t *testing.T) {
-			want, err := os.ReadFile(file)
+			want, err := files.Read(file)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := run(t, string(want))
 			if *update {
-				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+				if err := files.Write(file, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				return
