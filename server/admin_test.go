@@ -115,3 +115,25 @@ func TestAdminEndpointsAndMembershipChanges(t *testing.T) {
 		}
 	}
 }
+
+func TestPprofOnlyWhenConfigured(t *testing.T) {
+	checkLeaks(t)
+	for _, on := range []bool{false, true} {
+		cl := newCluster(t, 1, func(c *Config) { c.Pprof = on }, nil)
+		base := "http://" + cl.members[0].srv.AdminAddr()
+		code, body := adminDo(t, "GET", base+"/debug/pprof/heap?debug=1&gc=1", "")
+		switch {
+		case on && (code != http.StatusOK || !strings.Contains(body, "heap profile") || !strings.Contains(body, "# HeapAlloc = ")):
+			t.Fatalf("pprof on: heap profile %d %.200q", code, body)
+		case !on && code != http.StatusNotFound:
+			t.Fatalf("pprof off: /debug/pprof/heap answered %d", code)
+		}
+		if code, body := adminDo(t, "GET", base+"/debug/pprof/", ""); on != (code == http.StatusOK && strings.Contains(body, "goroutine")) {
+			t.Fatalf("pprof %v: index %d %.200q", on, code, body)
+		}
+		if code, _ := adminDo(t, "GET", base+"/healthz", ""); code != http.StatusOK {
+			t.Fatalf("pprof %v: /healthz %d", on, code)
+		}
+		cl.kill(cl.members[0])
+	}
+}

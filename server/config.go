@@ -57,6 +57,10 @@ type Config struct {
 	AdminAddr string
 	// DataDir holds the member's durable state. Default ./zraft-data.
 	DataDir string
+	// Pprof serves Go's profiler (net/http/pprof) under /debug/pprof/ on the admin
+	// listener, for operators investigating CPU or memory. Off by default: profiles
+	// expose internals and a CPU profile costs CPU while it runs.
+	Pprof bool
 	// Bootstrap lists the founding members of a new cluster (this member must be one).
 	// Empty and no Join: a single-member cluster of this member. Ignored when the data
 	// dir already holds a cluster.

@@ -50,6 +50,7 @@ func parseSettings(args []string, getenv func(string) string, usage io.Writer) (
 	fs.IntVar(&c.MaxConnections, "max-connections", 10_000, "client connections")
 	fs.IntVar(&c.MaxMessageSize, "max-message-size", 8<<20, "largest client message in bytes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownWait, "bound of a graceful shutdown")
+	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go's profiler under /debug/pprof/ on the admin listener")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 
 	if err := fs.Parse(args); err != nil {

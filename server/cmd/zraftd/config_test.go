@@ -95,3 +95,28 @@ func TestBadSettingsAreOneLineErrors(t *testing.T) {
 		t.Fatalf("-h: %v, usage %q", err, usage.String())
 	}
 }
+
+func TestPprofIsOffByDefaultAndOnByFlagOrEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{nil, nil, false},
+		{[]string{"--pprof"}, nil, true},
+		{nil, map[string]string{"ZRAFT_PPROF": "true"}, true},
+		{nil, map[string]string{"ZRAFT_PPROF": "1"}, true},
+		{[]string{"--pprof=false"}, map[string]string{"ZRAFT_PPROF": "1"}, false},
+	} {
+		s, err := parseSettings(tc.args, env(tc.env), io.Discard)
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.args, tc.env, err)
+		}
+		if s.cfg.Pprof != tc.want {
+			t.Errorf("%v %v: Pprof %v, want %v", tc.args, tc.env, s.cfg.Pprof, tc.want)
+		}
+	}
+	if _, err := parseSettings(nil, env(map[string]string{"ZRAFT_PPROF": "maybe"}), io.Discard); err == nil || !strings.Contains(err.Error(), "ZRAFT_PPROF") {
+		t.Fatalf("ZRAFT_PPROF=maybe: %v", err)
+	}
+}
