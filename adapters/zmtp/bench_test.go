@@ -62,7 +62,7 @@ func runClients(b *testing.B, n int, rt func(i int, msg []byte) error) {
 
 func benchZmtp(b *testing.B, n int) {
 	ctx := context.Background()
-	s, err := Listen(ctx, "tcp://127.0.0.1:0")
+	s, err := Listen(ctx, "tcp://127.0.0.1:0", serverModeOpts()...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func TestClientReconnects(t *testing.T) {
 	_ = s.Close()
 	waitKind(t, ctx, c.Recv, EventDown)
 	time.Sleep(300 * time.Millisecond) // a few failed attempts, backing off
-	s2, err := Listen(ctx, addr)
+	s2, err := Listen(ctx, addr, serverModeOpts()...)
 	if err != nil {
 		t.Skipf("could not re-bind %s: %v", addr, err)
 	}

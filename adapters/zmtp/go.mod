@@ -1,6 +1,6 @@
 module github.com/zraft/zraft/adapters/zmtp
 
-go 1.26
+go 1.26.0
 
 replace github.com/zraft/zraft/protocol => ../../protocol
 
@@ -12,5 +12,6 @@ require (
 require (
 	github.com/go-zeromq/goczmq/v4 v4.2.2 // indirect
 	golang.org/x/sync v0.7.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.15.0 // indirect
 )

@@ -53,7 +53,7 @@ func testCtx(t *testing.T) context.Context {
 
 func listen(t *testing.T, opts ...Option) *Server {
 	t.Helper()
-	s, err := Listen(context.Background(), "tcp://127.0.0.1:0", opts...)
+	s, err := Listen(context.Background(), "tcp://127.0.0.1:0", append(serverModeOpts(), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,31 +5,35 @@ import (
 	"sync"
 )
 
-// Read buffer sizes: an idle connection waits for its next frame in a small buffer of
-// its own, which holds a typical message whole; only when a read fills it (more bytes
-// are on the way) does the next read borrow a large buffer from a pool, and the large
-// buffer goes back as soon as its bytes are consumed.
+// Read buffer sizes: a read waits for the next frame in a small buffer borrowed from a
+// pool, which holds a typical message whole; only when a read fills it (more bytes are
+// on the way) does the next read borrow a large buffer from another pool. Either buffer
+// goes back as soon as its bytes are consumed, so a connection that is not reading
+// (an idle one served by the Server's poller) holds none.
 const (
 	smallReadSize = 512
 	largeReadSize = 8 << 10
 )
 
-var largeReadBufs = sync.Pool{New: func() any {
-	b := make([]byte, largeReadSize)
-	return &b
-}}
+var (
+	smallReadBufs = sync.Pool{New: func() any { return new([smallReadSize]byte) }}
+	largeReadBufs = sync.Pool{New: func() any {
+		b := make([]byte, largeReadSize)
+		return &b
+	}}
+)
 
 // lazyReader is a buffered reader (like bufio.Reader, for the methods the frame reader
-// uses) that holds no large buffer while its connection is idle. Not safe for
-// concurrent use.
+// uses) that holds no buffer while it has no unread bytes and no read in progress. Not
+// safe for concurrent use.
 type lazyReader struct {
 	src   io.Reader
-	buf   []byte  // small or *large; buf[r:w] is unread
-	large *[]byte // borrowed from largeReadBufs while it holds unread bytes
+	buf   []byte               // *small or *large; buf[r:w] is unread
+	small *[smallReadSize]byte // borrowed from smallReadBufs while in use
+	large *[]byte              // borrowed from largeReadBufs while in use
 	r, w  int
 	err   error // from the read that filled buf, returned once buf is consumed
 	more  bool  // the last read filled its buffer
-	small [smallReadSize]byte
 }
 
 func newLazyReader(src io.Reader) *lazyReader { return &lazyReader{src: src} }
@@ -81,10 +85,13 @@ func (z *lazyReader) fill() error {
 		return err
 	}
 	z.release()
-	buf := z.small[:]
+	var buf []byte
 	if z.more {
 		z.large = largeReadBufs.Get().(*[]byte)
 		buf = *z.large
+	} else {
+		z.small = smallReadBufs.Get().(*[smallReadSize]byte)
+		buf = z.small[:]
 	}
 	for range 100 {
 		n, err := z.src.Read(buf)
@@ -103,9 +110,9 @@ func (z *lazyReader) fill() error {
 	return io.ErrNoProgress
 }
 
-// consumed returns the large buffer once its last byte is read.
+// consumed returns the buffer once its last byte is read.
 func (z *lazyReader) consumed() {
-	if z.r == z.w && z.large != nil {
+	if z.r == z.w {
 		z.release()
 	}
 }
@@ -114,6 +121,10 @@ func (z *lazyReader) release() {
 	if z.large != nil {
 		largeReadBufs.Put(z.large)
 		z.large = nil
+	}
+	if z.small != nil {
+		smallReadBufs.Put(z.small)
+		z.small = nil
 	}
 	z.buf, z.r, z.w = nil, 0, 0
 }

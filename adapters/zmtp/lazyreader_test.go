@@ -104,7 +104,7 @@ func TestLazyReaderSources(t *testing.T) {
 	}
 }
 
-// After a burst that used the large buffer, an idle reader holds none.
+// After a burst that used the large buffer, an idle reader holds none, nor a small one.
 func TestLazyReaderReleasesLargeBuffer(t *testing.T) {
 	data := bytes.Repeat([]byte("z"), 4*largeReadSize)
 	z := newLazyReader(bytes.NewReader(data))
@@ -119,7 +119,18 @@ func TestLazyReaderReleasesLargeBuffer(t *testing.T) {
 	if !sawLarge {
 		t.Fatal("a burst was never read into the large buffer")
 	}
-	if z.large != nil || z.buf != nil {
+	if z.large != nil || z.small != nil || z.buf != nil {
 		t.Fatal("buffers held after the burst was consumed")
+	}
+	// Likewise the small buffer, after a short read consumed whole.
+	z = newLazyReader(bytes.NewReader([]byte("abc")))
+	if _, err := z.ReadByte(); err != nil || z.small == nil {
+		t.Fatalf("first byte: %v, small buffer %v", err, z.small != nil)
+	}
+	if _, err := z.Read(p); err != nil {
+		t.Fatal(err)
+	}
+	if z.small != nil || z.buf != nil {
+		t.Fatal("small buffer held after its bytes were consumed")
 	}
 }

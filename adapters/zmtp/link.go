@@ -47,6 +47,15 @@ type link struct {
 	done   chan struct{}
 	once   sync.Once
 	reason error
+
+	// ps is set when a Server's poller serves the link (server_poll.go); nil on a
+	// Client and in goroutine-per-connection mode.
+	ps *pollState
+	// onShutdown, if set, runs once when the link is shut down, after done is closed
+	// and before the connection is closed.
+	onShutdown func()
+	// onTTL, if set, runs when the peer announces a different TTL.
+	onTTL func()
 }
 
 func newLink(nc net.Conn, fr *frameReader, cfg *config, peerHB bool) *link {
@@ -69,6 +78,9 @@ func (l *link) shutdown(reason error) {
 			t.Stop()
 		}
 		close(l.done)
+		if l.onShutdown != nil {
+			l.onShutdown()
+		}
 		_ = l.nc.Close()
 	})
 }
@@ -156,33 +168,66 @@ func (l *link) readLoop(deliver func([]byte) bool, tooLarge func(prefix []byte, 
 		}
 		f, err := l.fr.next()
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return ErrHeartbeatTimeout
-			}
+			return readError(err)
+		}
+		if err := l.handle(f, deliver, tooLarge); err != nil {
 			return err
 		}
-		if f.isCommand() {
-			if err := l.command(f.body); err != nil {
-				return err
-			}
-			continue
+	}
+}
+
+// readBurst is readLoop for a connection served by a Server's poller: it reads frames
+// while bytes are available and returns nil once the connection is idle, that is when,
+// at a frame boundary with nothing buffered, the socket has nothing either (src's
+// probe). Within a frame it reads as readLoop does, blocking, under the read deadline.
+func (l *link) readBurst(src *pollSource, deliver func([]byte) bool) error {
+	for {
+		src.probe = l.fr.r.Buffered() == 0
+		if d := l.readTimeout(); d > 0 {
+			_ = l.nc.SetReadDeadline(time.Now().Add(d))
 		}
-		if f.more() {
-			return ErrMultipart
-		}
-		if f.oversize > 0 {
-			if tooLarge == nil {
-				return fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, f.oversize)
+		f, err := l.fr.next()
+		if err != nil {
+			if errors.Is(err, errWouldBlock) {
+				return nil
 			}
-			if !tooLarge(f.body, f.oversize) {
-				return ErrClosed
-			}
-			continue
+			return readError(err)
 		}
-		if !deliver(f.body) {
-			return ErrClosed
+		if err := l.handle(f, deliver, nil); err != nil {
+			return err
 		}
 	}
+}
+
+func readError(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return ErrHeartbeatTimeout
+	}
+	return err
+}
+
+// handle acts on one frame: a command, or a message for deliver (or tooLarge). A
+// non-nil result ends the connection.
+func (l *link) handle(f frame, deliver func([]byte) bool, tooLarge func(prefix []byte, size uint64) bool) error {
+	if f.isCommand() {
+		return l.command(f.body)
+	}
+	if f.more() {
+		return ErrMultipart
+	}
+	if f.oversize > 0 {
+		if tooLarge == nil {
+			return fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, f.oversize)
+		}
+		if !tooLarge(f.body, f.oversize) {
+			return ErrClosed
+		}
+		return nil
+	}
+	if !deliver(f.body) {
+		return ErrClosed
+	}
+	return nil
 }
 
 func (l *link) command(body []byte) error {
@@ -196,7 +241,10 @@ func (l *link) command(body []byte) error {
 		if err != nil {
 			return err
 		}
-		l.peerTTL.Store(int64(ttl) * int64(100*time.Millisecond))
+		nv := int64(ttl) * int64(100*time.Millisecond)
+		if old := l.peerTTL.Swap(nv); old != nv && l.onTTL != nil {
+			l.onTTL()
+		}
 		l.mu.Lock()
 		l.pongCtx = append(l.pongCtx[:0], ctx...) // a PONG already due carries the latest
 		l.pongDue = true

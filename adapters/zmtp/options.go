@@ -45,6 +45,7 @@ type config struct {
 	backoffMax       time.Duration
 	maxConns         int
 	skipPrefix       int
+	poller           bool
 	logger           *slog.Logger
 }
 
@@ -61,6 +62,7 @@ func newConfig(opts []Option) (*config, error) {
 		backoffMin:       DefaultBackoffMin,
 		backoffMax:       DefaultBackoffMax,
 		maxConns:         DefaultMaxConnections,
+		poller:           true,
 	}
 	for _, o := range opts {
 		o(c)
@@ -148,6 +150,13 @@ func WithSkipTooLarge(prefix int) Option { return func(c *config) { c.skipPrefix
 // WithMaxConnections bounds a Server's connections, handshaking ones included
 // (default 10,000; 0 means no bound). Connections beyond it are closed at once.
 func WithMaxConnections(n int) Option { return func(c *config) { c.maxConns = n } }
+
+// WithPoller chooses how a Server waits for its established connections' next bytes
+// (default true). With the poller, on Linux, an idle connection holds no goroutine and
+// no read buffer: it waits in the Server's own epoll set, and a goroutine reads it only
+// while its peer sends (docs/transport.md). With false, or on other systems, each
+// connection keeps a goroutine blocked in a read. A Client ignores it.
+func WithPoller(on bool) Option { return func(c *config) { c.poller = on } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

@@ -26,6 +26,11 @@ type Server struct {
 	peers  map[RoutingID]*link
 	closed bool
 
+	// poller serves idle established connections (server_poll.go); nil in
+	// goroutine-per-connection mode. sweepWake wakes its sweeper early.
+	poller    *poller
+	sweepWake chan struct{}
+
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
@@ -52,7 +57,20 @@ func Listen(ctx context.Context, endpoint string, opts ...Option) (*Server, erro
 		events: make(chan Event, cfg.recvQueue),
 		peers:  make(map[RoutingID]*link),
 	}
+	if cfg.poller && pollerSupported {
+		p, err := newPoller()
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("zmtp: listen %s: %w", endpoint, err)
+		}
+		s.poller, s.sweepWake = p, make(chan struct{}, 1)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.poller != nil {
+		s.wg.Add(2)
+		go s.runPoller()
+		go s.runSweeper()
+	}
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s, nil
@@ -93,11 +111,11 @@ func (s *Server) acceptLoop() {
 	}
 }
 
-// serveConn runs one connection: handshake under a deadline, then its reader here; its
+// serveConn runs one connection: handshake under a deadline, then its reader here
+// (goroutine-per-connection mode) or its first burst (poller mode, server_poll.go); its
 // writer runs in another goroutine while there is something to write.
 func (s *Server) serveConn(nc net.Conn) {
 	defer s.wg.Done()
-	defer s.conns.Add(-1)
 	fr := newFrameReader(nc, s.cfg.maxMsg)
 	stop := context.AfterFunc(s.ctx, func() { _ = nc.Close() })
 	g, err := handshake(nc, fr, socketServer, socketClient, time.Now().Add(s.cfg.handshakeTimeout))
@@ -105,27 +123,47 @@ func (s *Server) serveConn(nc net.Conn) {
 	if err != nil {
 		s.cfg.logger.Debug("zmtp: handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 		_ = nc.Close()
+		s.conns.Add(-1)
 		return
 	}
 	l := newLink(nc, fr, s.cfg, g.supportsHeartbeat())
 	id := RoutingID(s.nextID.Add(1))
+	if s.poller != nil {
+		if err := s.initPolled(l, id); err != nil {
+			s.cfg.logger.Warn("zmtp: cannot poll connection", "remote", nc.RemoteAddr().String(), "err", err)
+			_ = nc.Close()
+			s.conns.Add(-1)
+			return
+		}
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		_ = nc.Close()
+		s.conns.Add(-1)
 		return
 	}
 	s.peers[id] = l
 	s.mu.Unlock()
 
 	l.start()
-	if s.emit(l, Event{Kind: EventOpened, RoutingID: id}) {
+	switch {
+	case !s.emit(l, Event{Kind: EventOpened, RoutingID: id}):
+		l.shutdown(ErrClosed)
+	case l.ps != nil:
+		s.burst(l) // it re-arms the link or finishes it
+		return
+	default:
 		l.shutdown(l.readLoop(func(b []byte) bool {
 			return s.emit(l, Event{Kind: EventMessage, RoutingID: id, Data: b})
 		}, nil))
-	} else {
-		l.shutdown(ErrClosed)
 	}
+	s.finish(l, id)
+}
+
+// finish reports a link that was shut down, once its writer has ended.
+func (s *Server) finish(l *link, id RoutingID) {
+	defer s.conns.Add(-1)
 	reason := l.err()
 	l.stopWriters()
 	s.mu.Lock()
@@ -233,6 +271,9 @@ func (s *Server) Close() error {
 		s.mu.Unlock()
 		s.cancel()
 		_ = s.ln.Close()
+		if s.poller != nil {
+			_ = s.poller.close()
+		}
 	})
 	s.wg.Wait()
 	return nil

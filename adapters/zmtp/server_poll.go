@@ -1,0 +1,208 @@
+package zmtp
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Idle connections without a goroutine (WithPoller, Linux): once its handshake is done,
+// an established connection is read in bursts. A burst reads frames while bytes are
+// available; when the socket has nothing at a frame boundary, the connection is
+// registered (one-shot) in the Server's epoll set and the burst's goroutine ends,
+// holding no read buffer. When bytes arrive, the poller starts the next burst. A
+// sweeper goroutine closes idle connections silent past their heartbeat timeout, which
+// a blocked read's deadline does in goroutine-per-connection mode.
+
+// Link states under the poller, guarded by pollState.mu.
+const (
+	// A goroutine serves the link: its handshake's, a burst's, or its finish.
+	pollBusy int32 = iota
+	// The link is idle and registered in the epoll set; no goroutine serves it.
+	pollArmed
+	// The link was shut down while armed; a finish goroutine reports it.
+	pollFinishing
+)
+
+// pollState is what a link served by the poller keeps besides the link itself.
+type pollState struct {
+	id  RoutingID
+	src *pollSource
+
+	mu         sync.Mutex
+	state      int32
+	registered bool // in the epoll set (ADD done; MOD re-arms)
+	// idleSince is when the link was last armed (UnixNano): it has been silent since.
+	idleSince int64
+}
+
+// initPolled prepares l for the poller; false if its connection cannot be polled.
+func (s *Server) initPolled(l *link, id RoutingID) error {
+	src, err := newPollSource(l.nc)
+	if err != nil {
+		return err
+	}
+	l.fr.r.src = src
+	l.ps = &pollState{id: id, src: src}
+	l.onShutdown = func() { s.pollShutdown(l) }
+	l.onTTL = s.wakeSweeper
+	return nil
+}
+
+// burst reads what l's peer sent; then it re-arms l in the epoll set, or, if l ended,
+// reports it.
+func (s *Server) burst(l *link) {
+	ps := l.ps
+	err := l.readBurst(ps.src, func(b []byte) bool {
+		return s.emit(l, Event{Kind: EventMessage, RoutingID: ps.id, Data: b})
+	})
+	if err == nil {
+		ps.mu.Lock()
+		if !l.closed() {
+			ps.idleSince = time.Now().UnixNano()
+			ps.state = pollArmed
+			err = s.poller.arm(ps.src.rc, uint64(ps.id), !ps.registered)
+			if err == nil {
+				ps.registered = true
+				ps.mu.Unlock()
+				return
+			}
+			ps.state = pollBusy
+			err = fmt.Errorf("zmtp: poller: %w", err)
+		}
+		ps.mu.Unlock()
+	}
+	l.shutdown(err) // a no-op if it was shut down already
+	s.finish(l, ps.id)
+}
+
+// pollReady is the poller's report that l (by token) has bytes or was closed by the
+// peer: it starts a burst unless the link is gone or busy (a late report).
+func (s *Server) pollReady(token uint64) {
+	s.mu.Lock()
+	l := s.peers[RoutingID(token)]
+	s.mu.Unlock()
+	if l == nil || l.ps == nil {
+		return
+	}
+	ps := l.ps
+	ps.mu.Lock()
+	if ps.state != pollArmed {
+		ps.mu.Unlock()
+		return
+	}
+	ps.state = pollBusy
+	s.wg.Add(1) // the poller runs, so the count is not zero
+	ps.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		s.burst(l)
+	}()
+}
+
+// pollShutdown runs when l is shut down (after done is closed, before its connection
+// is): it leaves the epoll set, and an armed link, which no goroutine serves, gets one
+// to report it. A busy link's goroutine sees the shutdown itself: a burst's read fails
+// on the closed connection, and a burst about to re-arm checks done under mu.
+func (s *Server) pollShutdown(l *link) {
+	ps := l.ps
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.registered {
+		_ = s.poller.remove(ps.src.rc)
+	}
+	if ps.state != pollArmed {
+		return
+	}
+	ps.state = pollFinishing
+	s.wg.Add(1) // the link is still counted in conns and the Server waits for it
+	go func() {
+		defer s.wg.Done()
+		s.finish(l, ps.id)
+	}()
+}
+
+// runPoller is the poller's goroutine.
+func (s *Server) runPoller() {
+	defer s.wg.Done()
+	if err := s.poller.run(s.pollReady); err != nil && s.ctx.Err() == nil {
+		// The epoll set failed: idle links would never be read again, so end them all.
+		s.cfg.logger.Error("zmtp: poller failed, closing connections", "err", err)
+		s.mu.Lock()
+		for _, l := range s.peers {
+			l.shutdown(fmt.Errorf("zmtp: poller: %w", err))
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Sweep interval bounds: the sweeper looks at each link about four times per read
+// timeout, so a silent link is closed between its timeout and 1.25 times it.
+const (
+	minSweep     = 10 * time.Millisecond
+	defaultSweep = time.Second
+)
+
+// runSweeper is the sweeper's goroutine: it closes armed links silent for longer than
+// their read timeout (the heartbeat timeout, or the peer's shorter TTL), as the read
+// deadline does for a link with a reader goroutine.
+func (s *Server) runSweeper() {
+	defer s.wg.Done()
+	var links []*link
+	t := time.NewTimer(s.baseSweep())
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.sweepWake:
+		case <-s.ctx.Done():
+			return
+		}
+		var next time.Duration
+		links, next = s.sweep(links[:0], time.Now())
+		clear(links)
+		t.Reset(next)
+	}
+}
+
+func (s *Server) baseSweep() time.Duration {
+	if s.cfg.hbTimeout > 0 {
+		return max(s.cfg.hbTimeout/4, minSweep)
+	}
+	return defaultSweep
+}
+
+// sweep closes the links silent past their timeout at now and returns when to look
+// again. links is scratch space.
+func (s *Server) sweep(links []*link, now time.Time) ([]*link, time.Duration) {
+	s.mu.Lock()
+	for _, l := range s.peers {
+		links = append(links, l)
+	}
+	s.mu.Unlock()
+	next := s.baseSweep()
+	for _, l := range links {
+		d := l.readTimeout()
+		if d <= 0 || l.ps == nil {
+			continue
+		}
+		next = min(next, max(d/4, minSweep))
+		ps := l.ps
+		ps.mu.Lock()
+		silent := ps.state == pollArmed && now.Sub(time.Unix(0, ps.idleSince)) > d
+		ps.mu.Unlock()
+		if silent {
+			l.shutdown(fmt.Errorf("%w: silent for %v", ErrHeartbeatTimeout, d))
+		}
+	}
+	return links, next
+}
+
+// wakeSweeper makes the sweeper look again now (a peer announced a new TTL, which may
+// be shorter than its sweep interval allows for).
+func (s *Server) wakeSweeper() {
+	select {
+	case s.sweepWake <- struct{}{}:
+	default:
+	}
+}
