@@ -51,11 +51,6 @@ type link struct {
 	// ps is set when a Server's poller serves the link (server_poll.go); nil on a
 	// Client and in goroutine-per-connection mode.
 	ps *pollState
-	// onShutdown, if set, runs once when the link is shut down, after done is closed
-	// and before the connection is closed.
-	onShutdown func()
-	// onTTL, if set, runs when the peer announces a different TTL.
-	onTTL func()
 }
 
 func newLink(nc net.Conn, fr *frameReader, cfg *config, peerHB bool) *link {
@@ -78,8 +73,8 @@ func (l *link) shutdown(reason error) {
 			t.Stop()
 		}
 		close(l.done)
-		if l.onShutdown != nil {
-			l.onShutdown()
+		if l.ps != nil {
+			l.ps.srv.pollShutdown(l) // before the close: it leaves the epoll set
 		}
 		_ = l.nc.Close()
 	})
@@ -180,13 +175,23 @@ func (l *link) readLoop(deliver func([]byte) bool, tooLarge func(prefix []byte, 
 // while bytes are available and returns nil once the connection is idle, that is when,
 // at a frame boundary with nothing buffered, the socket has nothing either (src's
 // probe). Within a frame it reads as readLoop does, blocking, under the read deadline.
+// Commands are answered as in readLoop, PONGs written at once if the socket takes them
+// (kickControl).
 func (l *link) readBurst(src *pollSource, deliver func([]byte) bool) error {
 	for {
 		src.probe = l.fr.r.Buffered() == 0
+		// The deadline is set only if the frame needs a blocking read (src), so a
+		// frame that arrives whole costs no timer.
+		src.deadline = 0
 		if d := l.readTimeout(); d > 0 {
-			_ = l.nc.SetReadDeadline(time.Now().Add(d))
+			src.deadline = time.Now().Add(d).UnixNano()
 		}
 		f, err := l.fr.next()
+		if src.deadlineSet && err == nil {
+			// A stale deadline would fail the next probe.
+			_ = l.nc.SetReadDeadline(time.Time{})
+			src.deadlineSet = false
+		}
 		if err != nil {
 			if errors.Is(err, errWouldBlock) {
 				return nil
@@ -242,14 +247,14 @@ func (l *link) command(body []byte) error {
 			return err
 		}
 		nv := int64(ttl) * int64(100*time.Millisecond)
-		if old := l.peerTTL.Swap(nv); old != nv && l.onTTL != nil {
-			l.onTTL()
+		if old := l.peerTTL.Swap(nv); old != nv && l.ps != nil {
+			l.ps.srv.wakeSweeper() // the link's timeout changed: sweep at its pace
 		}
 		l.mu.Lock()
 		l.pongCtx = append(l.pongCtx[:0], ctx...) // a PONG already due carries the latest
 		l.pongDue = true
 		l.mu.Unlock()
-		l.kick()
+		l.kickControl()
 	case cmdPong:
 		// Any frame counts as a sign of life; the read deadline was already renewed.
 	case cmdError:

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -134,23 +135,33 @@ type pollSource struct {
 	nc    net.Conn
 	rc    syscall.RawConn
 	probe bool // the next read is a probe
+	// deadlineSet: deadline (UnixNano, 0: none), the current frame's, is set on nc.
+	deadlineSet bool
+	deadline    int64
 }
 
-func newPollSource(nc net.Conn) (*pollSource, error) {
+func (s *pollSource) init(nc net.Conn) error {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		return nil, fmt.Errorf("zmtp: %T has no file descriptor to poll", nc)
+		return fmt.Errorf("zmtp: %T has no file descriptor to poll", nc)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &pollSource{nc: nc, rc: rc}, nil
+	s.nc, s.rc = nc, rc
+	return nil
 }
 
 // Read implements io.Reader.
 func (s *pollSource) Read(p []byte) (int, error) {
 	if !s.probe || len(p) == 0 {
+		if s.deadline != 0 && !s.deadlineSet {
+			if err := s.nc.SetReadDeadline(time.Unix(0, s.deadline)); err != nil {
+				return 0, err
+			}
+			s.deadlineSet = true
+		}
 		return s.nc.Read(p)
 	}
 	s.probe = false
@@ -175,6 +186,33 @@ func (s *pollSource) Read(p []byte) (int, error) {
 		return 0, os.NewSyscallError("read", errno)
 	case n == 0:
 		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// writeNow writes p with one non-blocking write: it returns how much the socket took,
+// and errWouldBlock if it took nothing, or the write deadline of an earlier write
+// passed (the caller then writes with the writer goroutine).
+func (s *pollSource) writeNow(p []byte) (int, error) {
+	var n int
+	var errno error
+	err := s.rc.Write(func(fd uintptr) bool {
+		for {
+			n, errno = unix.Write(int(fd), p)
+			if errno != unix.EINTR {
+				return true
+			}
+		}
+	})
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 0, errWouldBlock
+	case err != nil:
+		return 0, err
+	case errno == unix.EAGAIN:
+		return 0, errWouldBlock
+	case errno != nil:
+		return 0, os.NewSyscallError("write", errno)
 	}
 	return n, nil
 }

@@ -28,12 +28,16 @@ var errWouldBlock = errors.New("zmtp: nothing to read")
 
 // pollSource is Linux-only (poller_linux.go).
 type pollSource struct {
-	nc    net.Conn
-	rc    syscall.RawConn
-	probe bool
+	nc          net.Conn
+	rc          syscall.RawConn
+	probe       bool
+	deadlineSet bool
+	deadline    int64
 }
 
-func newPollSource(net.Conn) (*pollSource, error) { return nil, errNoPoller }
+func (s *pollSource) init(net.Conn) error { return errNoPoller }
 
 // Read implements io.Reader.
 func (s *pollSource) Read([]byte) (int, error) { return 0, errNoPoller }
+
+func (s *pollSource) writeNow([]byte) (int, error) { return 0, errWouldBlock }

@@ -12,7 +12,8 @@ import (
 // registered (one-shot) in the Server's epoll set and the burst's goroutine ends,
 // holding no read buffer. When bytes arrive, the poller starts the next burst. A
 // sweeper goroutine closes idle connections silent past their heartbeat timeout, which
-// a blocked read's deadline does in goroutine-per-connection mode.
+// a blocked read's deadline does in goroutine-per-connection mode, and schedules every
+// connection's PINGs, which a timer per connection does in that mode.
 
 // Link states under the poller, guarded by pollState.mu.
 const (
@@ -26,26 +27,30 @@ const (
 
 // pollState is what a link served by the poller keeps besides the link itself.
 type pollState struct {
+	srv *Server
 	id  RoutingID
-	src *pollSource
+	src pollSource
 
 	mu         sync.Mutex
 	state      int32
 	registered bool // in the epoll set (ADD done; MOD re-arms)
 	// idleSince is when the link was last armed (UnixNano): it has been silent since.
 	idleSince int64
+	// nextPing is when the sweeper is to send the link's next PING (UnixNano; 0: none).
+	nextPing int64
 }
 
 // initPolled prepares l for the poller; false if its connection cannot be polled.
 func (s *Server) initPolled(l *link, id RoutingID) error {
-	src, err := newPollSource(l.nc)
-	if err != nil {
+	ps := &pollState{srv: s, id: id}
+	if err := ps.src.init(l.nc); err != nil {
 		return err
 	}
-	l.fr.r.src = src
-	l.ps = &pollState{id: id, src: src}
-	l.onShutdown = func() { s.pollShutdown(l) }
-	l.onTTL = s.wakeSweeper
+	if l.peerHB && s.cfg.hbInterval > 0 {
+		ps.nextPing = time.Now().Add(s.cfg.hbInterval).UnixNano()
+	}
+	l.fr.r.src = &ps.src
+	l.ps = ps
 	return nil
 }
 
@@ -53,7 +58,7 @@ func (s *Server) initPolled(l *link, id RoutingID) error {
 // reports it.
 func (s *Server) burst(l *link) {
 	ps := l.ps
-	err := l.readBurst(ps.src, func(b []byte) bool {
+	err := l.readBurst(&ps.src, func(b []byte) bool {
 		return s.emit(l, Event{Kind: EventMessage, RoutingID: ps.id, Data: b})
 	})
 	if err == nil {
@@ -137,7 +142,9 @@ func (s *Server) runPoller() {
 }
 
 // Sweep interval bounds: the sweeper looks at each link about four times per read
-// timeout, so a silent link is closed between its timeout and 1.25 times it.
+// timeout, so a silent link is closed between its timeout and 1.25 times it, and four
+// times per heartbeat interval, so a PING is at most a quarter interval late (and on
+// time on average: each is due an interval after the previous one was due).
 const (
 	minSweep     = 10 * time.Millisecond
 	defaultSweep = time.Second
@@ -145,7 +152,7 @@ const (
 
 // runSweeper is the sweeper's goroutine: it closes armed links silent for longer than
 // their read timeout (the heartbeat timeout, or the peer's shorter TTL), as the read
-// deadline does for a link with a reader goroutine.
+// deadline does for a link with a reader goroutine, and sends the links' PINGs.
 func (s *Server) runSweeper() {
 	defer s.wg.Done()
 	var links []*link
@@ -166,14 +173,18 @@ func (s *Server) runSweeper() {
 }
 
 func (s *Server) baseSweep() time.Duration {
+	d := defaultSweep
 	if s.cfg.hbTimeout > 0 {
-		return max(s.cfg.hbTimeout/4, minSweep)
+		d = min(d, s.cfg.hbTimeout/4)
 	}
-	return defaultSweep
+	if s.cfg.hbInterval > 0 {
+		d = min(d, s.cfg.hbInterval/4)
+	}
+	return max(d, minSweep)
 }
 
-// sweep closes the links silent past their timeout at now and returns when to look
-// again. links is scratch space.
+// sweep closes the links silent past their timeout at now, has the PINGs due sent, and
+// returns when to look again. links is scratch space.
 func (s *Server) sweep(links []*link, now time.Time) ([]*link, time.Duration) {
 	s.mu.Lock()
 	for _, l := range s.peers {
@@ -181,18 +192,30 @@ func (s *Server) sweep(links []*link, now time.Time) ([]*link, time.Duration) {
 	}
 	s.mu.Unlock()
 	next := s.baseSweep()
+	nowNs, ivl := now.UnixNano(), int64(s.cfg.hbInterval)
 	for _, l := range links {
-		d := l.readTimeout()
-		if d <= 0 || l.ps == nil {
+		ps := l.ps
+		if ps == nil {
 			continue
 		}
-		next = min(next, max(d/4, minSweep))
-		ps := l.ps
+		d := l.readTimeout()
+		if d > 0 {
+			next = min(next, max(d/4, minSweep))
+		}
 		ps.mu.Lock()
-		silent := ps.state == pollArmed && now.Sub(time.Unix(0, ps.idleSince)) > d
+		silent := d > 0 && ps.state == pollArmed && nowNs-ps.idleSince > int64(d)
+		ping := ps.nextPing != 0 && nowNs >= ps.nextPing
+		if ping {
+			if ps.nextPing += ivl; ps.nextPing <= nowNs {
+				ps.nextPing = nowNs + ivl
+			}
+		}
 		ps.mu.Unlock()
-		if silent {
+		switch {
+		case silent:
 			l.shutdown(fmt.Errorf("%w: silent for %v", ErrHeartbeatTimeout, d))
+		case ping:
+			l.pingNow()
 		}
 	}
 	return links, next
