@@ -1,0 +1,185 @@
+package zmtp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// Tests of the Server's poller mode (WithPoller, server_poll.go). They run in both
+// modes, like every test; the goroutine counts are checked in poller mode only.
+
+// waitGoroutines waits until at most want goroutines run, failing after a while.
+func waitGoroutines(t *testing.T, want int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%s: %d goroutines, want at most %d\n%s", what, n, want, ownStacks(buf[:runtime.Stack(buf, true)]))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A peer that sends half a frame and stalls costs a goroutine (a blocking read) only
+// while it stalls, and the read deadline still closes it.
+func TestServerHalfFrameStall(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t)
+	s := listen(t, WithHeartbeat(0, 500*time.Millisecond, 0))
+	base := runtime.NumGoroutine()
+	p, id := openedRaw(t, s)
+	if pollerMode() {
+		waitGoroutines(t, base, "idle link")
+	}
+	// A whole message first: it arrives, and the link goes idle again.
+	if _, err := p.Write([]byte{0, 5, 'h', 'e', 'l', 'l', 'o'}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := waitKind(t, ctx, s.Recv, EventMessage); string(ev.Data) != "hello" {
+		t.Fatalf("got %q", ev.Data)
+	}
+	// Now a header announcing 100 bytes, and 10 of them.
+	start := time.Now()
+	if _, err := p.Write(append([]byte{0, 100}, make([]byte, 10)...)); err != nil {
+		t.Fatal(err)
+	}
+	if pollerMode() {
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() <= base && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n != base+1 {
+			t.Fatalf("a half-read frame runs %d goroutines besides the Server's, want 1", n-base)
+		}
+	}
+	ev := waitKind(t, ctx, s.Recv, EventClosed)
+	if ev.RoutingID != id || !errors.Is(ev.Reason, ErrHeartbeatTimeout) {
+		t.Fatalf("closed %+v, want a heartbeat timeout", ev)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Fatalf("closed after %v, before the read deadline", d)
+	}
+	p.expectClosed(t)
+	if pollerMode() {
+		waitGoroutines(t, base, "after the close")
+	}
+}
+
+// Many frames in one TCP segment (commands among them, frames across the read buffer's
+// boundaries) all arrive, in order, from one burst.
+func TestServerManyFramesInOneSegment(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t)
+	s := listen(t, WithHeartbeat(0, time.Minute, 0))
+	p, id := openedRaw(t, s)
+	var seg []byte
+	const n = 300
+	for i := range n {
+		msg := fmt.Appendf(nil, "message %d", i)
+		if i%37 == 0 {
+			msg = bytes.Repeat(msg, 40) // long frames, over 255 bytes and the small buffer
+		}
+		var hdr [9]byte
+		seg = append(seg, frameHeader(&hdr, 0, len(msg))...)
+		seg = append(seg, msg...)
+		if i == n/2 {
+			seg = appendCommand(seg, cmdPing, []byte{0, 0, 'm', 'i', 'd'})
+		}
+	}
+	if _, err := p.Write(seg); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		ev := waitKind(t, ctx, s.Recv, EventMessage)
+		want := fmt.Appendf(nil, "message %d", i)
+		if i%37 == 0 {
+			want = bytes.Repeat(want, 40)
+		}
+		if ev.RoutingID != id || !bytes.Equal(ev.Data, want) {
+			t.Fatalf("message %d: %.40q from %d", i, ev.Data, ev.RoutingID)
+		}
+	}
+	f, err := p.fr.next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, data, _ := parseCommand(f.body); name != cmdPong || string(data) != "mid" {
+		t.Fatalf("got %q %q, want the PONG", name, data)
+	}
+}
+
+// An idle link whose peer falls silent past the heartbeat timeout is disconnected,
+// though no read waits on it.
+func TestServerIdleLinkTimesOut(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t)
+	const timeout = 400 * time.Millisecond
+	s := listen(t, WithHeartbeat(0, timeout, 0))
+	base := runtime.NumGoroutine()
+	p, id := openedRaw(t, s)
+	if _, err := p.Write([]byte{0, 2, 'h', 'i'}); err != nil {
+		t.Fatal(err)
+	}
+	waitKind(t, ctx, s.Recv, EventMessage)
+	silent := time.Now()
+	if pollerMode() {
+		waitGoroutines(t, base, "idle link")
+	}
+	ev := waitKind(t, ctx, s.Recv, EventClosed)
+	if ev.RoutingID != id || !errors.Is(ev.Reason, ErrHeartbeatTimeout) {
+		t.Fatalf("closed %+v, want a heartbeat timeout", ev)
+	}
+	if d := time.Since(silent); d < timeout-50*time.Millisecond {
+		t.Fatalf("closed after %v of silence, timeout %v", d, timeout)
+	}
+	p.expectClosed(t)
+}
+
+// 1,000 idle links, PINGed by the Server, hold no goroutine.
+func TestServerIdleLinksHoldNoGoroutines(t *testing.T) {
+	if !pollerMode() {
+		t.Skip("goroutine-per-connection mode: one goroutine per link, by design")
+	}
+	checkLeaks(t)
+	ctx := testCtx(t)
+	s := listen(t, WithHeartbeat(100*time.Millisecond, time.Minute, 0), WithMaxConnections(2000))
+	base := runtime.NumGoroutine()
+	const n = 1000
+	peers := make([]*rawPeer, n)
+	for i := range peers {
+		peers[i] = dialRaw(t, s.Addr())
+		if _, err := peers[i].handshakeAs(socketClient); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		waitKind(t, ctx, s.Recv, EventOpened)
+	}
+	waitGoroutines(t, base, "1,000 idle links")
+	// Through a few heartbeat intervals: the PINGs go out without goroutines.
+	most := 0
+	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		most = max(most, runtime.NumGoroutine()-base)
+	}
+	if most > 10 {
+		t.Fatalf("1,000 idle links ran up to %d goroutines at once", most)
+	}
+	for _, p := range peers[:10] {
+		f, err := p.fr.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name, _, _ := parseCommand(f.body); name != cmdPing {
+			t.Fatalf("got %q, want a PING", name)
+		}
+	}
+}
