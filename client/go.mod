@@ -17,4 +17,7 @@ require (
 	go.opentelemetry.io/otel/trace v1.47.0
 )
 
-require github.com/cespare/xxhash/v2 v2.3.0 // indirect
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
