@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/zraft/zraft/adapters/zmtp"
 )
 
 // Sentinel errors; test with errors.Is.
@@ -28,6 +30,8 @@ const (
 	DefaultDataDir      = "zraft-data"
 	DefaultCloseLinger  = time.Second
 	DefaultShutdownWait = 10 * time.Second
+	// DefaultClientHeartbeat is Config.ClientHeartbeat's default.
+	DefaultClientHeartbeat = 5 * time.Second
 )
 
 // Member is one founding member of a cluster: its id, the host:port its Raft transport
@@ -93,6 +97,15 @@ type Config struct {
 	MaxConnections int
 	// MaxMessageSize bounds a client message in bytes. Default 8 MiB.
 	MaxMessageSize int
+	// ClientHeartbeat is how often the member sends a ZMTP PING on each client
+	// connection whose peer speaks ZMTP 3.1; the peer's PONG (or anything else it sends)
+	// keeps the connection from being dropped as dead after the transport's heartbeat
+	// timeout (zmtp.DefaultHeartbeatTimeout, 10 s), and the PING's TTL (30 s) tells the
+	// peer how long the member may stay silent. Sessions send keep-alives anyway, so
+	// the PINGs only matter for silent peers: every PING is a socket write per
+	// connection, and at 1 s they were half of an idle leader's writes. Default 5 s;
+	// must be below the heartbeat timeout.
+	ClientHeartbeat time.Duration
 	// CloseLinger bounds how long a connection the gateway closes may stay open so that
 	// the messages sent to it just before (a rejection, a redirect) are flushed and the
 	// peer closes first; also the final flush of a graceful shutdown. Default 1 s.
@@ -129,6 +142,7 @@ func (c Config) WithDefaults() Config {
 	dur(&c.RedeliveryBase, time.Second)
 	dur(&c.RedeliveryMax, 30*time.Second)
 	dur(&c.FlushInterval, time.Second)
+	dur(&c.ClientHeartbeat, DefaultClientHeartbeat)
 	dur(&c.CloseLinger, DefaultCloseLinger)
 	dur(&c.ShutdownTimeout, DefaultShutdownWait)
 	num(&c.MaxInFlight, 1024)
@@ -169,10 +183,14 @@ func (c Config) Validate() error {
 	}{{"session timeout", c.SessionTimeout}, {"leader grace", c.LeaderGrace},
 		{"redelivery interval", c.RedeliveryInterval}, {"redelivery base", c.RedeliveryBase},
 		{"redelivery max", c.RedeliveryMax}, {"flush interval", c.FlushInterval},
-		{"close linger", c.CloseLinger}, {"shutdown timeout", c.ShutdownTimeout}} {
+		{"close linger", c.CloseLinger}, {"shutdown timeout", c.ShutdownTimeout},
+		{"client heartbeat", c.ClientHeartbeat}} {
 		if d.v < time.Millisecond {
 			return bad("%s %v must be at least 1ms", d.name, d.v)
 		}
+	}
+	if c.ClientHeartbeat >= zmtp.DefaultHeartbeatTimeout {
+		return bad("client heartbeat %v must be below the heartbeat timeout %v", c.ClientHeartbeat, zmtp.DefaultHeartbeatTimeout)
 	}
 	if c.FlushInterval >= c.SessionTimeout {
 		return bad("flush interval %v must be below the session timeout %v", c.FlushInterval, c.SessionTimeout)

@@ -24,6 +24,10 @@ import (
 // appliedBacklog bounds the applied entries waiting for the gateway loop (see inbox).
 const appliedBacklog = 16384
 
+// eventBacklog bounds the client socket's events waiting for the gateway loop (see
+// eventQueue); the transport queues more of its own.
+const eventBacklog = 4096
+
 // Option changes how New composes a member.
 type Option func(*options)
 
@@ -151,7 +155,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 
 	topts := append([]zmtp.Option{zmtp.WithLogger(log.With("component", "zmtp")),
-		zmtp.WithMaxConnections(cfg.MaxConnections), zmtp.WithMaxMessageSize(cfg.MaxMessageSize)}, o.transport...)
+		zmtp.WithMaxConnections(cfg.MaxConnections), zmtp.WithMaxMessageSize(cfg.MaxMessageSize),
+		zmtp.WithHeartbeat(cfg.ClientHeartbeat, zmtp.DefaultHeartbeatTimeout, zmtp.DefaultHeartbeatTTL)}, o.transport...)
 	tr, err := zmtp.Listen(context.Background(), cfg.ClientAddr, topts...)
 	if err != nil {
 		return fail(fmt.Errorf("server: client listener: %w", err))
@@ -296,23 +301,18 @@ func (s *Server) Run(ctx context.Context) error {
 	// hands leadership over and says goodbye.
 	readCtx, cancelRead := context.WithCancel(context.Background())
 	defer cancelRead()
-	events := make(chan zmtp.Event)
-	readerDone := make(chan struct{})
+	events := newEventQueue(eventBacklog)
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
 		for {
 			ev, err := s.tr.Recv(readCtx)
-			if err != nil {
-				return
-			}
-			select {
-			case events <- ev:
-			case <-readerDone:
+			if err != nil || !events.push(ev) {
 				return
 			}
 		}
 	}()
+	var batch []zmtp.Event
 
 	ticker := time.NewTicker(l.tick)
 	defer ticker.Stop()
@@ -323,8 +323,12 @@ func (s *Server) Run(ctx context.Context) error {
 serve:
 	for {
 		select {
-		case ev := <-events:
-			l.transportEvent(ev)
+		case <-events.notify:
+			batch = events.take(batch[:0])
+			for i, ev := range batch {
+				l.transportEvent(ev)
+				batch[i] = zmtp.Event{} // the loop keeps no message bytes alive
+			}
 		case <-s.in.notify:
 			l.drainInbox()
 		case now := <-ticker.C:
@@ -382,9 +386,12 @@ serve:
 	flush:
 		for len(l.conns) > 0 {
 			select {
-			case ev := <-events:
-				if ev.Kind == zmtp.EventClosed {
-					delete(l.conns, gateway.RoutingID(ev.RoutingID))
+			case <-events.notify:
+				batch = events.take(batch[:0])
+				for _, ev := range batch {
+					if ev.Kind == zmtp.EventClosed {
+						delete(l.conns, gateway.RoutingID(ev.RoutingID))
+					}
 				}
 			case <-flushed:
 				break flush
@@ -392,7 +399,7 @@ serve:
 		}
 	}
 	l.tracer.endAll("member stopped")
-	close(readerDone)
+	events.close()
 	cancelRead()
 	cancelBg()
 	cancelWork()

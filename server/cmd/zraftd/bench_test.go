@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +27,11 @@ import (
 // this process, so that the leader's CPU and memory are its own (read from /proc).
 // It is a report, not a unit test: ZRAFT_BENCH_CLUSTER=1 enables it;
 // ZRAFT_BENCH_IDLE_SESSIONS (default 1000), ZRAFT_BENCH_IDLE_SECONDS (default 20) and
-// ZRAFT_BENCH_SET_SECONDS (default 10) size it.
+// ZRAFT_BENCH_SET_SECONDS (default 10) size it; ZRAFT_BENCH_SETS=0 skips the Set runs,
+// ZRAFT_BENCH_BIN runs a zraftd built elsewhere (e.g. an older commit, to compare;
+// it must have --pprof), ZRAFT_BENCH_WRITERS (default 4) sets the keep-alive writer goroutines, and
+// ZRAFT_BENCH_PROFILE_DIR saves the leader's heap and CPU profiles (and the follower's
+// heap profile) there after the measured window.
 
 type benchMember struct {
 	id, client, admin string
@@ -53,7 +59,7 @@ func startBenchCluster(t *testing.T) []*benchMember {
 	for i, m := range ms {
 		m.p = start(t, bin, t.TempDir(), "--id", m.id, "--client-addr", m.client, "--raft-addr", raft[i],
 			"--admin-addr", m.admin, "--data", filepath.Join(t.TempDir(), m.id), "--bootstrap", strings.Join(boot, ","),
-			"--max-connections", "20000")
+			"--max-connections", "20000", "--pprof")
 	}
 	for _, m := range ms {
 		waitReady(t, m.admin, m.p)
@@ -260,16 +266,18 @@ func TestBenchCluster(t *testing.T) {
 	leader, followers := leaderOf(t, ms)
 	endpoint := leader.client
 
-	runSets(t, ctx, endpoint, 1, time.Duration(envInt("ZRAFT_BENCH_SET_SECONDS", 10))*time.Second)
-	runSets(t, ctx, endpoint, 1000, time.Duration(envInt("ZRAFT_BENCH_SET_SECONDS", 10))*time.Second)
+	if os.Getenv("ZRAFT_BENCH_SETS") != "0" {
+		runSets(t, ctx, endpoint, 1, time.Duration(envInt("ZRAFT_BENCH_SET_SECONDS", 10))*time.Second)
+		runSets(t, ctx, endpoint, 1000, time.Duration(envInt("ZRAFT_BENCH_SET_SECONDS", 10))*time.Second)
+	}
 
 	// Idle sessions with keep-alives every second.
 	n := envInt("ZRAFT_BENCH_IDLE_SESSIONS", 1000)
 	idle := time.Duration(envInt("ZRAFT_BENCH_IDLE_SECONDS", 20)) * time.Second
 	time.Sleep(3 * time.Second) // the Set sessions' connections are gone
-	lRSS0, _ := procStats(t, leader.p.cmd.Process.Pid)
-	fRSS0, _ := procStats(t, followers[0].p.cmd.Process.Pid)
-	sessions := make([]*benchSession, n)
+	lMem0 := memoryOf(t, leader)
+	fMem0 := memoryOf(t, followers[0])
+	sessions := make([]*rawSession, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
 	var failed atomic.Int64
@@ -278,7 +286,7 @@ func TestBenchCluster(t *testing.T) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			s, err := openSession(ctx, endpoint)
+			s, err := openRawSession(ctx, endpoint)
 			if err != nil {
 				failed.Add(1)
 				firstErr.CompareAndSwap(nil, err.Error())
@@ -288,57 +296,128 @@ func TestBenchCluster(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	defer func() {
+	if f := failed.Load(); f > 0 {
 		for _, s := range sessions {
 			if s != nil {
-				_ = s.c.Close()
+				_ = s.nc.Close()
 			}
 		}
-	}()
-	if f := failed.Load(); f > 0 {
 		t.Fatalf("%d of %d sessions failed to open; first: %v", f, n, firstErr.Load())
 	}
-	kaCtx, stopKA := context.WithCancel(ctx)
-	var kaWG sync.WaitGroup
-	var answered atomic.Int64
-	for i, s := range sessions {
-		kaWG.Go(func() {
-			// Spread the keep-alives over the second.
-			time.Sleep(time.Duration(i) * time.Second / time.Duration(n))
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			for {
-				select {
-				case <-kaCtx.Done():
-					return
-				case <-tick.C:
-					_ = s.send(kaCtx, &protocol.KeepAlive{Timestamp: protocol.Timestamp(time.Now().UnixMilli())})
-				}
-			}
-		})
-		kaWG.Go(func() {
-			for {
-				if _, err := s.recv(kaCtx); err != nil {
-					return
-				}
-				answered.Add(1)
-			}
-		})
-	}
+	load := startKeepAlives(ctx, sessions, time.Second, envInt("ZRAFT_BENCH_WRITERS", 4))
+	defer load.stop(sessions)
 	time.Sleep(5 * time.Second) // settle
 	_, l0 := procStats(t, leader.p.cmd.Process.Pid)
 	_, f0 := procStats(t, followers[0].p.cmd.Process.Pid)
-	a0 := answered.Load()
+	self0 := selfCPU()
+	a0, s0 := load.answered.Load(), load.sent.Load()
+	start := time.Now()
 	time.Sleep(idle)
-	lRSS, l1 := procStats(t, leader.p.cmd.Process.Pid)
-	fRSS, f1 := procStats(t, followers[0].p.cmd.Process.Pid)
-	a1 := answered.Load()
-	stopKA()
-	kaWG.Wait()
+	_, l1 := procStats(t, leader.p.cmd.Process.Pid)
+	_, f1 := procStats(t, followers[0].p.cmd.Process.Pid)
+	self1 := selfCPU()
+	a1, s1 := load.answered.Load(), load.sent.Load()
+	window := time.Since(start)
+	lMem := memoryOf(t, leader)
+	fMem := memoryOf(t, followers[0])
+	if dir := os.Getenv("ZRAFT_BENCH_PROFILE_DIR"); dir != "" {
+		// After the measured window: profiling costs the leader CPU.
+		saveProfile(t, leader, "heap?gc=1", filepath.Join(dir, "leader-heap.pb.gz"))
+		saveProfile(t, leader, "profile?seconds=10", filepath.Join(dir, "leader-cpu.pb.gz"))
+		saveProfile(t, leader, "goroutine?debug=1", filepath.Join(dir, "leader-goroutines.txt"))
+		saveProfile(t, followers[0], "heap?gc=1", filepath.Join(dir, "follower-heap.pb.gz"))
+	}
+	if f := load.failed.Load(); f > 0 {
+		t.Errorf("%d connections failed during the keep-alives; first: %v", f, load.firstErr.Load())
+	}
+	if o := load.other.Load(); o > 0 {
+		t.Errorf("%d answers were not KeepAliveResponse; first: %v", o, load.firstOther.Load())
+	}
+	if now, _ := leaderOf(t, ms); now != leader {
+		t.Errorf("the leader changed from %s to %s during the run; %s's log ends:\n%s", leader.id, now.id, leader.id, tail(leader.p.stderr.String(), 3000))
+	}
 	const hz = 100 // USER_HZ on Linux
-	t.Logf("%d idle sessions, keep-alive every 1s, %v window: %.0f keep-alive answers/s", n, idle, float64(a1-a0)/idle.Seconds())
-	t.Logf("leader: CPU %.1f%% of one core, RSS %.1f MiB (%.1f MiB before the sessions): %.1f KiB per session (connection included)",
-		float64(l1-l0)/hz/idle.Seconds()*100, float64(lRSS)/(1<<20), float64(lRSS0)/(1<<20), float64(lRSS-lRSS0)/float64(n)/1024)
-	t.Logf("follower (no connections): CPU %.1f%% of one core, RSS %.1f MiB (%.1f before): %.2f KiB per session of replicated state",
-		float64(f1-f0)/hz/idle.Seconds()*100, float64(fRSS)/(1<<20), float64(fRSS0)/(1<<20), float64(fRSS-fRSS0)/float64(n)/1024)
+	sec := window.Seconds()
+	answers := float64(a1 - a0)
+	lCPU := float64(l1-l0) / hz
+	t.Logf("%d idle sessions, keep-alive every 1s, %.1fs window: %.0f keep-alives sent/s, %.0f answered/s (intended %d/s); load generator %.1f%% of one core",
+		n, sec, float64(s1-s0)/sec, answers/sec, n, (self1-self0).Seconds()/sec*100)
+	t.Logf("leader: CPU %.1f%% of one core = %.1f µs per keep-alive answered", lCPU/sec*100, lCPU/answers*1e6)
+	t.Logf("leader: RSS %.1f → %.1f MiB = %.2f KiB per session; live heap %.1f → %.1f MiB, stacks %.1f → %.1f MiB: %.2f KiB per session (heap %.2f + stacks %.2f), goroutines %d → %d",
+		mib(lMem0.rss), mib(lMem.rss), perSession(lMem.rss-lMem0.rss, n),
+		mib(lMem0.heap), mib(lMem.heap), mib(lMem0.stack), mib(lMem.stack),
+		perSession(lMem.heap+lMem.stack-lMem0.heap-lMem0.stack, n), perSession(lMem.heap-lMem0.heap, n), perSession(lMem.stack-lMem0.stack, n),
+		lMem0.goroutines, lMem.goroutines)
+	t.Logf("follower (no connections): CPU %.1f%% of one core; RSS %.1f → %.1f MiB = %.2f KiB per session; live heap %.1f → %.1f MiB = %.2f KiB per session",
+		float64(f1-f0)/hz/sec*100, mib(fMem0.rss), mib(fMem.rss), perSession(fMem.rss-fMem0.rss, n),
+		mib(fMem0.heap), mib(fMem.heap), perSession(fMem.heap-fMem0.heap, n))
+}
+
+func tail(s string, n int) string { return s[max(0, len(s)-n):] }
+
+func mib(b int64) float64               { return float64(b) / (1 << 20) }
+func perSession(b int64, n int) float64 { return float64(b) / float64(n) / 1024 }
+
+// selfCPU is this process's CPU time (the load generator's).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// memory is one reading of a member's memory: RSS from /proc, then the live heap and
+// the goroutine stacks in use right after a garbage collection (the heap profile's
+// MemStats with gc=1, zraftd runs with --pprof), and the number of goroutines.
+type memory struct {
+	rss, heap, stack int64
+	goroutines       int
+}
+
+func memoryOf(t *testing.T, m *benchMember) memory {
+	t.Helper()
+	var out memory
+	out.rss, _ = procStats(t, m.p.cmd.Process.Pid)
+	body := fetch(t, m, "heap?gc=1&debug=1")
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			out.heap, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "# Stack = "); ok {
+			inuse, _, _ := strings.Cut(v, " ")
+			out.stack, _ = strconv.ParseInt(inuse, 10, 64)
+		}
+	}
+	if out.heap == 0 || out.stack == 0 {
+		t.Fatalf("no HeapAlloc or Stack in the heap profile of %s", m.id)
+	}
+	first, _, _ := strings.Cut(string(fetch(t, m, "goroutine?debug=1")), "\n")
+	if v, ok := strings.CutPrefix(first, "goroutine profile: total "); ok {
+		out.goroutines, _ = strconv.Atoi(v)
+	}
+	return out
+}
+
+func fetch(t *testing.T, m *benchMember, what string) []byte {
+	t.Helper()
+	resp, err := http.Get("http://" + m.admin + "/debug/pprof/" + what)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /debug/pprof/%s of %s: %d %v", what, m.id, resp.StatusCode, err)
+	}
+	return b
+}
+
+func saveProfile(t *testing.T, m *benchMember, what, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, fetch(t, m, what), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", path)
 }

@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 // buildZraftd builds the command once per test binary.
 func buildZraftd(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("ZRAFT_BENCH_BIN"); bin != "" {
+		return bin // a zraftd built elsewhere (an older commit, to compare)
+	}
 	built.Do(func() {
 		if binDir, buildErr = os.MkdirTemp("", "zraftd-test"); buildErr != nil {
 			return

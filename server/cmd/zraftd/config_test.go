@@ -120,3 +120,17 @@ func TestPprofIsOffByDefaultAndOnByFlagOrEnvironment(t *testing.T) {
 		t.Fatalf("ZRAFT_PPROF=maybe: %v", err)
 	}
 }
+
+func TestClientHeartbeatDefaultAndBound(t *testing.T) {
+	s, err := parseSettings(nil, env(nil), io.Discard)
+	if err != nil || s.cfg.ClientHeartbeat != 5*time.Second {
+		t.Fatalf("default client heartbeat %v (%v), want 5s", s.cfg.ClientHeartbeat, err)
+	}
+	s, err = parseSettings(nil, env(map[string]string{"ZRAFT_CLIENT_HEARTBEAT": "2s"}), io.Discard)
+	if err != nil || s.cfg.ClientHeartbeat != 2*time.Second {
+		t.Fatalf("ZRAFT_CLIENT_HEARTBEAT=2s: %v (%v)", s.cfg.ClientHeartbeat, err)
+	}
+	if _, err := parseSettings([]string{"--client-heartbeat", "10s"}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "client heartbeat") {
+		t.Fatalf("--client-heartbeat 10s: %v, want an error (not below the 10s heartbeat timeout)", err)
+	}
+}

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"sync"
+
+	"github.com/zraft/zraft/adapters/zmtp"
+)
+
+// eventQueue carries the client socket's events from the goroutine that reads them to
+// the gateway loop in batches: the loop takes everything queued at once, so that under
+// load it pays one wake-up and one round of outputs per batch instead of per message,
+// and is not left at the back of the run queue behind the transport's writers once per
+// message. Order is kept.
+//
+// Overflow: at most max events wait; the reader then waits in push, which leaves the
+// transport's own queue to fill and the connections that send to wait for their turn
+// (backpressure, nothing dropped). After close, pushes are discarded.
+type eventQueue struct {
+	mu     sync.Mutex
+	items  []zmtp.Event
+	max    int
+	closed bool
+	space  *sync.Cond
+	notify chan struct{} // cap 1: items is non-empty
+}
+
+func newEventQueue(max int) *eventQueue {
+	q := &eventQueue{max: max, notify: make(chan struct{}, 1)}
+	q.space = sync.NewCond(&q.mu)
+	return q
+}
+
+// push queues ev, waiting while max events are queued. It reports false once the
+// queue is closed.
+func (q *eventQueue) push(ev zmtp.Event) bool {
+	q.mu.Lock()
+	for len(q.items) >= q.max && !q.closed {
+		q.space.Wait()
+	}
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, ev)
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take hands over everything queued, appended to dst.
+func (q *eventQueue) take(dst []zmtp.Event) []zmtp.Event {
+	q.mu.Lock()
+	dst = append(dst, q.items...)
+	clear(q.items)
+	q.items = q.items[:0]
+	q.space.Broadcast()
+	q.mu.Unlock()
+	return dst
+}
+
+// close releases a waiting pusher and discards everything from now on.
+func (q *eventQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.items = nil
+	q.space.Broadcast()
+	q.mu.Unlock()
+}

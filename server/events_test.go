@@ -1,0 +1,57 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"github.com/zraft/zraft/adapters/zmtp"
+)
+
+func TestEventQueueKeepsOrderBoundsAndReleasesOnClose(t *testing.T) {
+	checkLeaks(t)
+	q := newEventQueue(2)
+	for i := range 2 {
+		if !q.push(zmtp.Event{Kind: zmtp.EventMessage, RoutingID: zmtp.RoutingID(i + 1)}) {
+			t.Fatal("push refused before close")
+		}
+	}
+	select {
+	case <-q.notify:
+	default:
+		t.Fatal("no notification for queued events")
+	}
+	third := make(chan bool)
+	go func() { third <- q.push(zmtp.Event{Kind: zmtp.EventClosed, RoutingID: 3}) }()
+	select {
+	case <-third:
+		t.Fatal("a third push did not wait with two queued")
+	case <-time.After(50 * time.Millisecond):
+	}
+	got := q.take(nil)
+	if !<-third {
+		t.Fatal("the waiting push was refused")
+	}
+	got = q.take(got)
+	if len(got) != 3 {
+		t.Fatalf("took %d events, want 3", len(got))
+	}
+	for i, ev := range got {
+		if ev.RoutingID != zmtp.RoutingID(i+1) {
+			t.Fatalf("event %d is from %d: order not kept (%+v)", i, ev.RoutingID, got)
+		}
+	}
+
+	// A pusher waiting on a full queue is released by close, and later pushes are refused.
+	q.push(zmtp.Event{})
+	q.push(zmtp.Event{})
+	blocked := make(chan bool)
+	go func() { blocked <- q.push(zmtp.Event{}) }()
+	time.Sleep(20 * time.Millisecond)
+	q.close()
+	if <-blocked {
+		t.Fatal("a push waiting at close was accepted")
+	}
+	if q.push(zmtp.Event{}) || len(q.take(nil)) != 0 {
+		t.Fatal("pushes after close are kept")
+	}
+}
