@@ -100,13 +100,32 @@ func BenchmarkSpanAndPropagation(b *testing.B) {
 	}
 }
 
-// BenchmarkExtract is the member's side alone: reading a traceparent and tracestate.
+// BenchmarkExtract is the member's side alone: reading a traceparent, without and with
+// a tracestate.
 func BenchmarkExtract(b *testing.B) {
-	ext := &protocol.Extensions{TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "zraft=1"}
+	for name, ext := range map[string]*protocol.Extensions{
+		"traceparent": {TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+		"tracestate":  {TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "zraft=1"},
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !trace.SpanContextFromContext(telemetry.Extract(context.Background(), ext)).IsValid() {
+					b.Fatal("invalid")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkInject is the sending side alone: writing a span context into a block.
+func BenchmarkInject(b *testing.B) {
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5, 6},
+		TraceFlags: trace.FlagsSampled})
+	ctx := trace.ContextWithSpanContext(context.Background(), sc)
+	var e protocol.Extensions
 	b.ReportAllocs()
 	for b.Loop() {
-		if !trace.SpanContextFromContext(telemetry.Extract(context.Background(), ext)).IsValid() {
-			b.Fatal("invalid")
-		}
+		telemetry.Inject(ctx, &e)
 	}
 }

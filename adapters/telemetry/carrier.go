@@ -3,56 +3,140 @@ package telemetry
 import (
 	"context"
 
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zraft/zraft/protocol"
 )
 
 // The extension block has entries for exactly the two W3C trace-context fields, so the
-// propagator is fixed to TraceContext whatever the process's global propagator is:
-// a baggage or B3 propagator would have nowhere to put its fields on the wire.
-var traceContext propagation.TraceContext
+// format is fixed to W3C TraceContext whatever the process's global propagator is: a
+// baggage or B3 propagator would have nowhere to put its fields on the wire.
+//
+// traceparent is parsed and formatted here directly rather than through
+// propagation.TraceContext and a TextMapCarrier: that path costs a carrier, its
+// interface calls and (on the sending side) a map per message, on every command. The
+// rules are those of propagation.TraceContext (a differential test and a fuzz test hold
+// the two together); tracestate is parsed by trace.ParseTraceState, as there.
 
-const (
-	traceparentKey = "traceparent"
-	tracestateKey  = "tracestate"
-)
+// traceParentLen is the length of a version-00 traceparent:
+// "00-" + 32 hex trace id + "-" + 16 hex span id + "-" + 2 hex flags.
+const traceParentLen = 55
 
-// extCarrier adapts an extension block to propagation.TextMapCarrier.
-type extCarrier struct{ e *protocol.Extensions }
+// maxTraceParentVersion is the highest version accepted; "ff" is invalid.
+const maxTraceParentVersion = 254
 
-var _ propagation.TextMapCarrier = extCarrier{}
+// keptFlags are the trace flags the specification defines, the only ones carried on.
+const keptFlags = trace.FlagsSampled | trace.FlagsRandom
 
-func (c extCarrier) Get(key string) string {
-	switch key {
-	case traceparentKey:
-		return c.e.TraceParent
-	case tracestateKey:
-		return c.e.TraceState
+const hexDigits = "0123456789abcdef"
+
+// AppendTraceParent appends sc's W3C traceparent (version 00, lower-case hex, the sampled
+// and random flags only) to dst. sc should be valid.
+func AppendTraceParent(dst []byte, sc trace.SpanContext) []byte {
+	tid, sid := sc.TraceID(), sc.SpanID()
+	dst = append(dst, '0', '0', '-')
+	for _, b := range tid {
+		dst = append(dst, hexDigits[b>>4], hexDigits[b&0xf])
 	}
-	return ""
+	dst = append(dst, '-')
+	for _, b := range sid {
+		dst = append(dst, hexDigits[b>>4], hexDigits[b&0xf])
+	}
+	f := byte(sc.TraceFlags() & keptFlags)
+	return append(dst, '-', hexDigits[f>>4], hexDigits[f&0xf])
 }
 
-// Set stores the two trace-context fields; TraceContext sets no other key.
-func (c extCarrier) Set(key, value string) {
-	switch key {
-	case traceparentKey:
-		c.e.TraceParent = value
-	case tracestateKey:
-		c.e.TraceState = value
+// TraceParent returns sc's W3C traceparent, or "" when sc is not valid.
+func TraceParent(sc trace.SpanContext) string {
+	if !sc.IsValid() {
+		return ""
 	}
+	var buf [traceParentLen]byte
+	return string(AppendTraceParent(buf[:0], sc))
 }
 
-func (c extCarrier) Keys() []string {
-	keys := make([]string, 0, 2)
-	if c.e.TraceParent != "" {
-		keys = append(keys, traceparentKey)
+// unhex is the value of a lower-case hex digit, 0xff for any other byte (upper-case
+// hex included: W3C forbids it).
+var unhex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	if c.e.TraceState != "" {
-		keys = append(keys, tracestateKey)
+	for i := range 16 {
+		t[hexDigits[i]] = byte(i)
 	}
-	return keys
+	return t
+}()
+
+// hexPart decodes the next '-'-delimited part of *s into dst (2*len(dst) hex digits) and
+// advances *s past it and its delimiter. It reports whether the part had exactly that
+// length and only lower-case hex digits.
+func hexPart(dst []byte, s *string) bool {
+	part, rest := *s, ""
+	for i := 0; i < len(part); i++ {
+		if part[i] == '-' {
+			part, rest = part[:i], part[i+1:]
+			break
+		}
+	}
+	*s = rest
+	if len(part) != 2*len(dst) {
+		return false
+	}
+	var bad byte
+	for i := range dst {
+		hi, lo := unhex[part[2*i]], unhex[part[2*i+1]]
+		dst[i] = hi<<4 | lo
+		bad |= hi | lo
+	}
+	return bad&0xf0 == 0
+}
+
+// ParseTraceParent parses a W3C traceparent into a remote span context (with no
+// tracestate). It reports false, and returns the zero SpanContext, for anything
+// propagation.TraceContext would not accept: a wrong length or delimiter, upper-case or
+// non-hex digits, version ff, version 00 with extra fields or reserved flags, an all-zero
+// trace or span id. A later version may carry fields after the flags, which are ignored.
+func ParseTraceParent(s string) (trace.SpanContext, bool) {
+	if len(s) < traceParentLen {
+		return trace.SpanContext{}, false
+	}
+	var (
+		ver, flags [1]byte
+		cfg        trace.SpanContextConfig
+	)
+	if !hexPart(ver[:], &s) || ver[0] > maxTraceParentVersion ||
+		!hexPart(cfg.TraceID[:], &s) || !hexPart(cfg.SpanID[:], &s) || !hexPart(flags[:], &s) {
+		return trace.SpanContext{}, false
+	}
+	if ver[0] == 0 && (s != "" || flags[0] > byte(keptFlags)) {
+		return trace.SpanContext{}, false // version 00 has no more fields and no other flags
+	}
+	cfg.TraceFlags = trace.TraceFlags(flags[0]) & keptFlags
+	cfg.Remote = true
+	sc := trace.NewSpanContext(cfg)
+	if !sc.IsValid() {
+		return trace.SpanContext{}, false
+	}
+	return sc, true
+}
+
+// RemoteSpanContext returns the remote span context e carries, with its tracestate, or
+// the zero (invalid) SpanContext when e is nil or has no valid traceparent. An invalid
+// tracestate is dropped while a valid traceparent is kept, as W3C requires.
+func RemoteSpanContext(e *protocol.Extensions) trace.SpanContext {
+	if e == nil || e.TraceParent == "" {
+		return trace.SpanContext{}
+	}
+	sc, ok := ParseTraceParent(e.TraceParent)
+	if !ok {
+		return trace.SpanContext{}
+	}
+	if e.TraceState != "" {
+		if ts, err := trace.ParseTraceState(e.TraceState); err == nil {
+			sc = sc.WithTraceState(ts)
+		}
+	}
+	return sc
 }
 
 // Inject writes the trace context of ctx's span into e, replacing the trace context e
@@ -65,8 +149,11 @@ func Inject(ctx context.Context, e *protocol.Extensions) {
 	if e == nil {
 		return
 	}
-	e.TraceParent, e.TraceState = "", ""
-	traceContext.Inject(ctx, extCarrier{e})
+	sc := trace.SpanContextFromContext(ctx)
+	e.TraceParent, e.TraceState = TraceParent(sc), ""
+	if e.TraceParent != "" {
+		e.TraceState = sc.TraceState().String()
+	}
 }
 
 // WithTraceContext returns e with ctx's trace context injected, allocating a block when e
@@ -91,8 +178,9 @@ func WithTraceContext(ctx context.Context, e *protocol.Extensions) *protocol.Ext
 // an invalid tracestate is dropped while a valid traceparent is kept, as W3C requires.
 // Extract never fails: trace context is advisory, the message is handled either way.
 func Extract(ctx context.Context, e *protocol.Extensions) context.Context {
-	if e == nil || e.TraceParent == "" {
+	sc := RemoteSpanContext(e)
+	if !sc.IsValid() {
 		return ctx
 	}
-	return traceContext.Extract(ctx, extCarrier{e})
+	return trace.ContextWithRemoteSpanContext(ctx, sc)
 }
