@@ -32,21 +32,31 @@ type spanKey struct {
 }
 
 type openSpan struct {
-	span    trace.Span
-	propose trace.Span // nil until proposed
-	rid     gateway.RoutingID
-	started time.Time
+	span     trace.Span
+	rid      gateway.RoutingID
+	started  time.Time
+	proposed bool // the "proposed" event is recorded
 }
 
 // tracer keeps the loop's spans. It is used by the loop goroutine only; a nil *tracer
 // (tracing off) does nothing and decodes nothing.
+//
+// A command's steps after receipt are events on its one server span ("proposed",
+// "applied"), not child spans: a span costs the SDK an allocation, an attribute
+// de-duplication map and a trip through the span processor, an event a timestamp and a
+// slice element (docs/operations-telemetry.md, "Traces on the member", has the figures).
 type tracer struct {
 	t         trace.Tracer
 	member    attribute.KeyValue
 	log       *slog.Logger
-	open      map[spanKey]*openSpan
+	open      map[spanKey]openSpan
 	extConns  map[gateway.RoutingID]bool // connections whose session negotiated extensions
 	nextSweep time.Time
+	// Built once: passing an existing slice to the Tracer and Span interfaces allocates
+	// nothing, building one per call does.
+	serverOpts   []trace.SpanStartOption
+	producerOpts []trace.SpanStartOption
+	attrs        [3]attribute.KeyValue // scratch for a span's attributes (copied by the SDK)
 }
 
 func newTracer(tp trace.TracerProvider, member string, log *slog.Logger) *tracer {
@@ -54,18 +64,30 @@ func newTracer(tp trace.TracerProvider, member string, log *slog.Logger) *tracer
 		return nil
 	}
 	return &tracer{
-		t:        tp.Tracer(telemetry.ScopeName),
-		member:   telemetry.AttrMemberID.String(member),
-		log:      log,
-		open:     map[spanKey]*openSpan{},
-		extConns: map[gateway.RoutingID]bool{},
+		t:            tp.Tracer(telemetry.ScopeName),
+		member:       telemetry.AttrMemberID.String(member),
+		log:          log,
+		open:         map[spanKey]openSpan{},
+		extConns:     map[gateway.RoutingID]bool{},
+		serverOpts:   []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)},
+		producerOpts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)},
 	}
+}
+
+// setAttrs sets a server span's attributes: the session, the request (id), this member.
+func (t *tracer) setAttrs(span trace.Span, sess string, id attribute.KeyValue) {
+	t.attrs = [3]attribute.KeyValue{telemetry.AttrSessionID.String(sess), id, t.member}
+	span.SetAttributes(t.attrs[:]...)
 }
 
 // received starts the server span of a ClientRequest or Query that carries a trace
 // context. The gateway decodes the message again: tracing pays for its own decode.
 func (t *tracer) received(rid gateway.RoutingID, sess string, data []byte) {
-	if t == nil || sess == "" {
+	if t == nil || sess == "" || len(data) < protocol.HeaderSize {
+		return
+	}
+	// Only commands and queries get spans: skip decoding keep-alives, acks and the rest.
+	if code := protocol.ClientCode(data[protocol.HeaderSize-1]); code != protocol.CodeClientRequest && code != protocol.CodeQuery {
 		return
 	}
 	m, err := protocol.DecodeClientMessage(data)
@@ -73,21 +95,21 @@ func (t *tracer) received(rid gateway.RoutingID, sess string, data []byte) {
 		return // the gateway reports it
 	}
 	var (
-		key   spanKey
-		ext   *protocol.Extensions
-		name  string
-		attrs []attribute.KeyValue
+		key  spanKey
+		ext  *protocol.Extensions
+		name string
+		id   attribute.KeyValue
 	)
 	switch m := m.(type) {
 	case *protocol.ClientRequest:
 		key, ext, name = spanKey{session: sess, id: uint64(m.RequestID)}, m.Ext, telemetry.SpanServerCommand
-		attrs = []attribute.KeyValue{telemetry.AttrRequestID.Int64(int64(m.RequestID))}
+		id = telemetry.AttrRequestID.Int64(int64(m.RequestID))
 	case *protocol.Query:
 		if m.CorrelationID == "" {
 			return
 		}
 		key, ext, name = spanKey{session: sess, corr: m.CorrelationID}, m.Ext, telemetry.SpanServerQuery
-		attrs = []attribute.KeyValue{telemetry.AttrCorrelationID.String(string(m.CorrelationID))}
+		id = telemetry.AttrCorrelationID.String(string(m.CorrelationID))
 	default:
 		return
 	}
@@ -101,41 +123,40 @@ func (t *tracer) received(rid gateway.RoutingID, sess string, data []byte) {
 		t.log.Debug("server: too many open spans, request not traced", "session", sess, "request", key.id, "query", key.corr)
 		return
 	}
-	ctx := telemetry.Extract(context.Background(), ext)
-	attrs = append(attrs, telemetry.AttrSessionID.String(sess), t.member)
-	_, span := t.t.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
-	t.open[key] = &openSpan{span: span, rid: rid, started: time.Now()}
+	parent := telemetry.RemoteSpanContext(ext)
+	if !parent.IsValid() {
+		return // the member never starts a trace for a client
+	}
+	_, span := t.t.Start(trace.ContextWithRemoteSpanContext(context.Background(), parent), name, t.serverOpts...)
+	t.setAttrs(span, sess, id)
+	t.open[key] = openSpan{span: span, rid: rid, started: time.Now()}
 }
 
-// proposed starts the propose child span of each traced command in cmd.
+// proposed records the "proposed" event on the span of each traced command in cmd (once:
+// a proposal that failed and is made again keeps the first).
 func (t *tracer) proposed(cmd session.Command) {
 	if t == nil || len(t.open) == 0 {
 		return
 	}
 	forEachRequest(cmd, func(r session.ClientRequest) {
-		o := t.open[spanKey{session: r.Session, id: r.RequestID}]
-		if o == nil || o.propose != nil {
-			return
+		k := spanKey{session: r.Session, id: r.RequestID}
+		if o, ok := t.open[k]; ok && !o.proposed {
+			o.span.AddEvent(telemetry.EventProposed)
+			o.proposed = true
+			t.open[k] = o
 		}
-		ctx := trace.ContextWithSpan(context.Background(), o.span)
-		_, o.propose = t.t.Start(ctx, telemetry.SpanServerPropose, trace.WithAttributes(
-			telemetry.AttrSessionID.String(r.Session), telemetry.AttrRequestID.Int64(int64(r.RequestID)), t.member))
 	})
 }
 
-// applied ends the propose spans of the commands in cmd: their entry committed and the
-// state machine applied it.
+// applied records the "applied" event on the span of each traced command in cmd: its
+// entry committed and the state machine applied it (the member learns both at once).
 func (t *tracer) applied(cmd session.Command) {
 	if t == nil || len(t.open) == 0 {
 		return
 	}
 	forEachRequest(cmd, func(r session.ClientRequest) {
-		if o := t.open[spanKey{session: r.Session, id: r.RequestID}]; o != nil {
-			o.span.AddEvent("applied")
-			if o.propose != nil {
-				o.propose.End()
-				o.propose = nil
-			}
+		if o, ok := t.open[spanKey{session: r.Session, id: r.RequestID}]; ok {
+			o.span.AddEvent(telemetry.EventApplied)
 		}
 	})
 }
@@ -172,9 +193,8 @@ func (t *tracer) sent(rid gateway.RoutingID, sess string, m protocol.ServerMessa
 		if !t.extConns[rid] {
 			return m
 		}
-		_, span := t.t.Start(context.Background(), telemetry.SpanServerRequest,
-			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
-				telemetry.AttrSessionID.String(sess), telemetry.AttrRequestID.Int64(int64(msg.RequestID)), t.member))
+		_, span := t.t.Start(context.Background(), telemetry.SpanServerRequest, t.producerOpts...)
+		t.setAttrs(span, sess, telemetry.AttrRequestID.Int64(int64(msg.RequestID)))
 		defer span.End()
 		// A copy: the gateway may keep msg for redelivery.
 		cp := *msg
@@ -226,19 +246,16 @@ func (t *tracer) sweep(now time.Time) {
 
 // end ends key's spans; a non-empty why is the error status.
 func (t *tracer) end(key spanKey, why string) {
-	o := t.open[key]
-	if o == nil {
+	if len(t.open) == 0 {
+		return // nothing traced: no need to hash the key
+	}
+	o, ok := t.open[key]
+	if !ok {
 		return
 	}
 	delete(t.open, key)
 	if why != "" {
 		o.span.SetStatus(codes.Error, why)
-	}
-	if o.propose != nil {
-		if why != "" {
-			o.propose.SetStatus(codes.Error, why)
-		}
-		o.propose.End()
 	}
 	o.span.End()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/zraft/zraft/adapters/telemetry"
 	"github.com/zraft/zraft/client"
 	"github.com/zraft/zraft/domain/session"
+	"github.com/zraft/zraft/protocol"
 	"github.com/zraft/zraft/protocol/kvwire"
 )
 
@@ -54,6 +55,9 @@ func describe(spans tracetest.SpanStubs) string {
 	var b strings.Builder
 	for _, s := range spans {
 		fmt.Fprintf(&b, "\n  %s trace=%s span=%s parent=%s", s.Name, s.SpanContext.TraceID(), s.SpanContext.SpanID(), s.Parent.SpanID())
+		for _, e := range s.Events {
+			fmt.Fprintf(&b, " +%s", e.Name)
+		}
 	}
 	return b.String()
 }
@@ -96,20 +100,30 @@ func TestSubmitAndQueryTraceAcrossClientAndMember(t *testing.T) {
 	if cmd.SpanKind != trace.SpanKindServer {
 		t.Errorf("server span kind %v", cmd.SpanKind)
 	}
-	// The command that was applied has its propose span inside it.
-	var proposed bool
+	// The command's steps are events on its server span, in order: received (the span's
+	// start), proposed, applied, replied (its end); no child spans.
+	var stepped bool
 	for _, c := range spansNamed(exp, telemetry.SpanServerCommand) {
-		for _, p := range spansNamed(exp, telemetry.SpanServerPropose) {
-			if p.Parent.SpanID() == c.SpanContext.SpanID() && p.SpanContext.TraceID() == c.SpanContext.TraceID() {
-				proposed = true
-				if p.EndTime.After(c.EndTime) {
-					t.Errorf("propose ends after the command span")
-				}
+		var names []string
+		last := c.StartTime
+		for _, e := range c.Events {
+			names = append(names, e.Name)
+			if e.Time.Before(last) || e.Time.After(c.EndTime) {
+				t.Errorf("event %s at %v is out of order (span %v to %v)", e.Name, e.Time, c.StartTime, c.EndTime)
 			}
+			last = e.Time
+		}
+		if strings.Join(names, ",") == telemetry.EventProposed+","+telemetry.EventApplied {
+			stepped = true
 		}
 	}
-	if !proposed {
-		t.Fatalf("no propose span under a command span:%s", describe(exp.GetSpans()))
+	if !stepped {
+		t.Fatalf("no command span with the events proposed, applied:%s", describe(exp.GetSpans()))
+	}
+	for _, s := range exp.GetSpans() {
+		if s.Parent.SpanID() == cmd.SpanContext.SpanID() {
+			t.Errorf("command span has a child %s", s.Name)
+		}
 	}
 	attrs := map[string]string{}
 	for _, a := range cmd.Attributes {
@@ -182,11 +196,11 @@ func TestTracerEndsSpansWhenConnectionCloses(t *testing.T) {
 	for i := range 3 {
 		ctx := trace.ContextWithSpanContext(context.Background(), parent)
 		_, span := tr.t.Start(ctx, telemetry.SpanServerCommand)
-		tr.open[spanKey{session: "s", id: uint64(i)}] = &openSpan{span: span, rid: 1, started: time.Now()}
+		tr.open[spanKey{session: "s", id: uint64(i)}] = openSpan{span: span, rid: 1, started: time.Now()}
 	}
 	ctx := trace.ContextWithSpanContext(context.Background(), parent)
 	_, span := tr.t.Start(ctx, telemetry.SpanServerCommand)
-	tr.open[spanKey{session: "s2", id: 1}] = &openSpan{span: span, rid: 2, started: time.Now().Add(-time.Hour)}
+	tr.open[spanKey{session: "s2", id: 1}] = openSpan{span: span, rid: 2, started: time.Now().Add(-time.Hour)}
 
 	tr.connClosed(1)
 	if len(tr.open) != 1 || len(exp.GetSpans()) != 3 {
@@ -204,4 +218,25 @@ func TestTracerEndsSpansWhenConnectionCloses(t *testing.T) {
 	var nilTracer *tracer
 	nilTracer.connClosed(1) // tracing off: no-op
 	nilTracer.endAll("x")
+}
+
+// With tracing off (a nil *tracer) the member's per-command hooks allocate nothing.
+func TestTracerOffAllocatesNothing(t *testing.T) {
+	var tr *tracer
+	msg := tracedRequest(t, 1, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	cmd := session.ClientRequest{Session: "s", RequestID: 1, Payload: []byte("incr")}
+	var resp protocol.ServerMessage = &protocol.ClientResponse{RequestID: 1, Result: []byte("1")}
+	allocs := testing.AllocsPerRun(1000, func() {
+		tr.received(1, "s", msg)
+		tr.proposed(cmd)
+		tr.applied(cmd)
+		if tr.sent(1, "s", resp) != resp {
+			t.Fatal("the nil tracer changed the reply")
+		}
+		tr.connClosed(1)
+		tr.sweep(time.Now())
+	})
+	if allocs != 0 {
+		t.Fatalf("tracing off: %v allocations per command", allocs)
+	}
 }

@@ -19,12 +19,18 @@ const (
 	SpanServerCommand = "zraft.server.command"
 	// SpanServerQuery: a member handling a Query, from receipt to reply (kind server).
 	SpanServerQuery = "zraft.server.query"
-	// SpanServerPropose: proposing to the Raft log until the entry commits (internal).
-	SpanServerPropose = "zraft.server.propose"
-	// SpanServerApply: the state machine applying the committed command (internal).
-	SpanServerApply = "zraft.server.apply"
 	// SpanServerRequest: a member sending a server-initiated request (kind producer).
 	SpanServerRequest = "zraft.server.server_request"
+)
+
+// Event names zraft records on its spans: the steps of a command on the member that
+// handles it, between the span's start (receipt) and end (reply).
+const (
+	// EventProposed: the command was handed to the Raft log (on SpanServerCommand).
+	EventProposed = "proposed"
+	// EventApplied: the command's entry committed and the state machine applied it (on
+	// SpanServerCommand; the member learns both at once).
+	EventApplied = "applied"
 )
 
 // Attribute keys used on zraft's spans and metrics. Span attributes may have high
