@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -24,11 +23,13 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	}
 }
 
-// traceContext is fixed to W3C TraceContext: the wire has exactly its two fields.
-var traceContext propagation.TraceContext
+// clientSpan is the start option of every call's span, built once: a slice built at
+// each Start call would be allocated each time.
+var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 
 // startSpan starts the call's span (if tracing is on) and fills the trace context the
-// call carries; it returns the context the call then uses.
+// call carries; it returns the context the call then uses. Without a tracer provider
+// it allocates nothing.
 func (c *Client) startSpan(ctx context.Context, o *opCall) (context.Context, trace.Span) {
 	if c.opts.tracer == nil {
 		if c.opts.trace != nil {
@@ -40,11 +41,36 @@ func (c *Client) startSpan(ctx context.Context, o *opCall) (context.Context, tra
 	if o.query {
 		name = "zraft.client.query"
 	}
-	ctx, span := c.opts.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
-	carrier := propagation.MapCarrier{}
-	traceContext.Inject(ctx, carrier)
-	o.traceParent, o.traceState = carrier.Get("traceparent"), carrier.Get("tracestate")
+	ctx, span := c.opts.tracer.Start(ctx, name, clientSpan...)
+	sc := span.SpanContext()
+	o.traceParent = traceParent(sc)
+	if o.traceParent != "" {
+		o.traceState = sc.TraceState().String()
+	}
 	return ctx, span
+}
+
+// traceParent formats sc as a W3C traceparent (version 00, lower-case hex, the sampled
+// and random flags), as propagation.TraceContext does, without its carrier and map; ""
+// when sc is not valid (a test holds the two together).
+func traceParent(sc trace.SpanContext) string {
+	if !sc.IsValid() {
+		return ""
+	}
+	const hexDigits = "0123456789abcdef"
+	var buf [55]byte
+	b := append(buf[:0], '0', '0', '-')
+	tid, sid := sc.TraceID(), sc.SpanID()
+	for _, x := range tid {
+		b = append(b, hexDigits[x>>4], hexDigits[x&0xf])
+	}
+	b = append(b, '-')
+	for _, x := range sid {
+		b = append(b, hexDigits[x>>4], hexDigits[x&0xf])
+	}
+	f := byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))
+	b = append(b, '-', hexDigits[f>>4], hexDigits[f&0xf])
+	return string(b)
 }
 
 func endSpan(span trace.Span, err error) {
