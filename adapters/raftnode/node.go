@@ -80,6 +80,10 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	n.initProposals() // after newFSM: it sets the FSM's result hook
 	n.initReads()
 	n.fsm.onMembers = n.kickMembers
+	if err := raiseTermToSnapshot(stores, log); err != nil {
+		_ = n.trans.Close()
+		return nil, err
+	}
 	n.raft, err = raft.NewRaft(cfg.raftConfig(log), n.fsm, n.logStore, stores.Stable, stores.Snapshots, n.trans)
 	if err != nil {
 		_ = n.trans.Close()
