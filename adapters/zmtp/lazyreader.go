@@ -28,18 +28,25 @@ var (
 // safe for concurrent use.
 type lazyReader struct {
 	src   io.Reader
-	buf   []byte               // *small or *large; buf[r:w] is unread
 	small *[smallReadSize]byte // borrowed from smallReadBufs while in use
 	large *[]byte              // borrowed from largeReadBufs while in use
-	r, w  int
-	err   error // from the read that filled buf, returned once buf is consumed
-	more  bool  // the last read filled its buffer
+	err   error                // from the read that filled the buffer, returned once it is consumed
+	r, w  int32                // the buffer's unread bytes are buf()[r:w]
+	more  bool                 // the last read filled its buffer
+}
+
+// buf is the buffer in use: the large one if borrowed, else the small one.
+func (z *lazyReader) buf() []byte {
+	if z.large != nil {
+		return *z.large
+	}
+	return z.small[:]
 }
 
 func newLazyReader(src io.Reader) *lazyReader { return &lazyReader{src: src} }
 
 // Buffered is the number of bytes read from the source and not yet consumed.
-func (z *lazyReader) Buffered() int { return z.w - z.r }
+func (z *lazyReader) Buffered() int { return int(z.w - z.r) }
 
 // Read reads into p. When nothing is buffered and p is at least as large as the large
 // buffer, it reads from the source directly, as bufio does.
@@ -58,8 +65,8 @@ func (z *lazyReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n := copy(p, z.buf[z.r:z.w])
-	z.r += n
+	n := copy(p, z.buf()[z.r:z.w])
+	z.r += int32(n)
 	z.consumed()
 	return n, nil
 }
@@ -71,7 +78,7 @@ func (z *lazyReader) ReadByte() (byte, error) {
 			return 0, err
 		}
 	}
-	c := z.buf[z.r]
+	c := z.buf()[z.r]
 	z.r++
 	z.consumed()
 	return c, nil
@@ -96,7 +103,7 @@ func (z *lazyReader) fill() error {
 	for range 100 {
 		n, err := z.src.Read(buf)
 		if n > 0 {
-			z.buf, z.r, z.w, z.err = buf, 0, n, err
+			z.r, z.w, z.err = 0, int32(n), err
 			z.more = n == len(buf)
 			return nil
 		}
@@ -126,5 +133,5 @@ func (z *lazyReader) release() {
 		smallReadBufs.Put(z.small)
 		z.small = nil
 	}
-	z.buf, z.r, z.w = nil, 0, 0
+	z.r, z.w = 0, 0
 }

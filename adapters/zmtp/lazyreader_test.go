@@ -119,7 +119,7 @@ func TestLazyReaderReleasesLargeBuffer(t *testing.T) {
 	if !sawLarge {
 		t.Fatal("a burst was never read into the large buffer")
 	}
-	if z.large != nil || z.small != nil || z.buf != nil {
+	if z.large != nil || z.small != nil || z.Buffered() != 0 {
 		t.Fatal("buffers held after the burst was consumed")
 	}
 	// Likewise the small buffer, after a short read consumed whole.
@@ -130,7 +130,7 @@ func TestLazyReaderReleasesLargeBuffer(t *testing.T) {
 	if _, err := z.Read(p); err != nil {
 		t.Fatal(err)
 	}
-	if z.small != nil || z.buf != nil {
+	if z.small != nil || z.Buffered() != 0 {
 		t.Fatal("small buffer held after its bytes were consumed")
 	}
 }

@@ -15,26 +15,17 @@ import (
 // that an idle connection costs one goroutine. Either side, or the owner, ends it with
 // shutdown; the first reason wins and is what the owner reports.
 type link struct {
-	nc     net.Conn
-	fr     *frameReader
-	cfg    *config
-	peerHB bool // the peer speaks ZMTP 3.1, so PING/PONG are allowed
-
+	nc    net.Conn
+	fr    *frameReader
+	cfg   *config
 	queue *sendQueue
 
 	// mu guards the writer's work besides the queue, and its life.
 	mu      sync.Mutex
 	pongCtx []byte
-	pongDue bool
-	pingDue bool
 	// flushWait are closed once what was queued before them is on the socket
 	// (Client.Flush).
 	flushWait []chan struct{}
-	// lingerDue: the connection is to end once what is queued is written
-	// (Server.DisconnectAfterFlush); from then on draining refuses new messages.
-	lingerDue bool
-	writing   bool // a writer runs, or has ended the connection's writing for good
-	stopped   bool // no writer may start any more: the owner waits for the last
 	writers   sync.WaitGroup
 	pinger    *time.Timer
 
@@ -45,8 +36,18 @@ type link struct {
 	lingerTimer atomic.Pointer[time.Timer]
 
 	done   chan struct{}
-	once   sync.Once
 	reason error
+	once   sync.Once
+
+	// The flags (next to each other, which keeps the struct in a smaller size class).
+	peerHB  bool // the peer speaks ZMTP 3.1, so PING/PONG are allowed
+	pongDue bool // under mu, as are the next four
+	pingDue bool
+	// lingerDue: the connection is to end once what is queued is written
+	// (Server.DisconnectAfterFlush); from then on draining refuses new messages.
+	lingerDue bool
+	writing   bool // a writer runs, or has ended the connection's writing for good
+	stopped   bool // no writer may start any more: the owner waits for the last
 
 	// ps is set when a Server's poller serves the link (server_poll.go); nil on a
 	// Client and in goroutine-per-connection mode.
