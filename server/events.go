@@ -7,10 +7,12 @@ import (
 )
 
 // eventQueue carries the client socket's events from the goroutine that reads them to
-// the gateway loop in batches: the loop takes everything queued at once, so that under
-// load it pays one wake-up and one round of outputs per batch instead of per message,
-// and is not left at the back of the run queue behind the transport's writers once per
-// message. Order is kept.
+// the gateway loop in batches: the loop takes up to eventBatch queued events at once, so
+// that under load it pays one wake-up and one round of outputs per batch instead of per
+// message, and is not left at the back of the run queue behind the transport's writers
+// once per message. The batch is bounded because each reply it produces starts a
+// transport writer: a batch of thousands would queue thousands of runnable goroutines
+// at once in front of Raft's heartbeats (the loop yields between batches). Order is kept.
 //
 // Overflow: at most max events wait; the reader then waits in push, which leaves the
 // transport's own queue to fill and the connections that send to wait for their turn
@@ -50,15 +52,24 @@ func (q *eventQueue) push(ev zmtp.Event) bool {
 	return true
 }
 
-// take hands over everything queued, appended to dst.
-func (q *eventQueue) take(dst []zmtp.Event) []zmtp.Event {
+// take hands over the oldest queued events, at most max of them, appended to dst, and
+// reports whether more wait (their notification stays pending).
+func (q *eventQueue) take(dst []zmtp.Event, max int) ([]zmtp.Event, bool) {
 	q.mu.Lock()
-	dst = append(dst, q.items...)
-	clear(q.items)
-	q.items = q.items[:0]
+	n := min(len(q.items), max)
+	dst = append(dst, q.items[:n]...)
+	rest := copy(q.items, q.items[n:])
+	clear(q.items[rest:])
+	q.items = q.items[:rest]
 	q.space.Broadcast()
 	q.mu.Unlock()
-	return dst
+	if rest > 0 {
+		select {
+		case q.notify <- struct{}{}:
+		default:
+		}
+	}
+	return dst, rest > 0
 }
 
 // close releases a waiting pusher and discards everything from now on.

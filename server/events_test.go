@@ -27,12 +27,20 @@ func TestEventQueueKeepsOrderBoundsAndReleasesOnClose(t *testing.T) {
 		t.Fatal("a third push did not wait with two queued")
 	case <-time.After(50 * time.Millisecond):
 	}
-	got := q.take(nil)
+	got, more := q.take(nil, 1)
+	if !more || len(got) != 1 {
+		t.Fatalf("take(1) of two: %d events, more %v", len(got), more)
+	}
+	select {
+	case <-q.notify:
+	default:
+		t.Fatal("events left behind by a bounded take are not notified")
+	}
 	if !<-third {
 		t.Fatal("the waiting push was refused")
 	}
-	got = q.take(got)
-	if len(got) != 3 {
+	got, more = q.take(got, 10)
+	if more || len(got) != 3 {
 		t.Fatalf("took %d events, want 3", len(got))
 	}
 	for i, ev := range got {
@@ -51,7 +59,7 @@ func TestEventQueueKeepsOrderBoundsAndReleasesOnClose(t *testing.T) {
 	if <-blocked {
 		t.Fatal("a push waiting at close was accepted")
 	}
-	if q.push(zmtp.Event{}) || len(q.take(nil)) != 0 {
+	if rest, _ := q.take(nil, 10); q.push(zmtp.Event{}) || len(rest) != 0 {
 		t.Fatal("pushes after close are kept")
 	}
 }

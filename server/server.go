@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -27,6 +28,10 @@ const appliedBacklog = 16384
 // eventBacklog bounds the client socket's events waiting for the gateway loop (see
 // eventQueue); the transport queues more of its own.
 const eventBacklog = 4096
+
+// eventBatch bounds the events the loop handles before it carries out their outputs and
+// yields (see eventQueue).
+const eventBatch = 256
 
 // Option changes how New composes a member.
 type Option func(*options)
@@ -324,10 +329,17 @@ serve:
 	for {
 		select {
 		case <-events.notify:
-			batch = events.take(batch[:0])
+			var more bool
+			batch, more = events.take(batch[:0], eventBatch)
 			for i, ev := range batch {
 				l.transportEvent(ev)
 				batch[i] = zmtp.Event{} // the loop keeps no message bytes alive
+			}
+			if more {
+				// Let the writers this batch started, and Raft, run before the next one.
+				l.carryOut()
+				runtime.Gosched()
+				continue
 			}
 		case <-s.in.notify:
 			l.drainInbox()
@@ -387,7 +399,7 @@ serve:
 		for len(l.conns) > 0 {
 			select {
 			case <-events.notify:
-				batch = events.take(batch[:0])
+				batch, _ = events.take(batch[:0], eventBacklog)
 				for _, ev := range batch {
 					if ev.Kind == zmtp.EventClosed {
 						delete(l.conns, gateway.RoutingID(ev.RoutingID))
