@@ -73,10 +73,11 @@ func TestBackupRestoreMember(t *testing.T) {
 	}
 }
 
-// The procedure proposed instead of "Restore a member" (which forgets entries the member
-// acknowledged, see the report in docs/operations.md): remove the member on the leader,
-// empty its data dir, start it with --join; it is added again under its id and address
-// and catches up from the leader.
+// The procedure proposed instead of "Restore a member": put back in place, an old copy
+// makes the member forget entries it acknowledged (and its votes), so that with one more
+// failure before it caught up a committed write can be lost. Instead: remove the member
+// on the leader, empty its data dir, start it with --join; it is added again under its
+// id and address and catches up from the leader.
 func TestBackupReplaceMemberByRejoining(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three zraftd processes")
