@@ -150,5 +150,19 @@ func (r *recoveryFSM) Snapshot() (raft.FSMSnapshot, error) {
 	r.voters, r.endpoints = voters, endpoints
 	r.applied = max(r.applied, r.last)
 	r.mu.Unlock()
-	return r.fsm.Snapshot()
+	s, err := r.fsm.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return releaseAfterPersist{s}, nil
+}
+
+// releaseAfterPersist releases the state machine's snapshot once it is written:
+// raft.RecoverCluster persists the snapshot but never calls Release.
+type releaseAfterPersist struct{ raft.FSMSnapshot }
+
+// Persist implements raft.FSMSnapshot.
+func (s releaseAfterPersist) Persist(sink raft.SnapshotSink) error {
+	defer s.Release()
+	return s.FSMSnapshot.Persist(sink)
 }
