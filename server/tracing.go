@@ -132,8 +132,8 @@ func (t *tracer) received(rid gateway.RoutingID, sess string, data []byte) {
 	t.open[key] = openSpan{span: span, rid: rid, started: time.Now()}
 }
 
-// proposed records the "proposed" event on the span of each traced command in cmd (once:
-// a proposal that failed and is made again keeps the first).
+// proposed records the "proposed" event on the span of each traced command in cmd, once
+// per span. (A failed proposal ends the span: the client's retry gets a span of its own.)
 func (t *tracer) proposed(cmd session.Command) {
 	if t == nil || len(t.open) == 0 {
 		return
