@@ -92,11 +92,19 @@ func (p *poller) ctl(conn syscall.RawConn, op int, ev *unix.EpollEvent) error {
 	return nil
 }
 
-// pollBatch is how many reports the poller takes from the kernel at once. After each
+// pollBatch is how many reports the poller takes from the kernel at once. After a full
 // batch it yields, so that the bursts it started run before it starts more: the peak
 // number of goroutines stays near one batch (the runtime keeps every goroutine
 // structure it ever allocated, about 400 bytes each, for reuse).
 const pollBatch = 64
+
+// pollLinger is how long a burst that delivered a message and then found nothing to
+// read waits (a blocking read, in Go's netpoller) before its connection goes back to
+// the poller: a peer that sends again within it, as a busy client does, is read at
+// once, at the cost of a goroutine for that long, not through the epoll set (a syscall
+// to re-arm, one to wait, a goroutine to start). Bursts of PINGs and PONGs alone, an
+// idle connection's, do not linger.
+const pollLinger = time.Millisecond
 
 // run calls ready with the token of every connection reported, until close. ready runs
 // on run's goroutine and must not block.
@@ -118,6 +126,11 @@ func (p *poller) run(ready func(token uint64)) error {
 			}
 			for i := range evs[:n] {
 				ready(uint64(uint32(evs[i].Fd)) | uint64(uint32(evs[i].Pad))<<32)
+			}
+			if n < len(evs) {
+				// Drained (one-shot reports are not queued again): wait. Reports that
+				// come later make the set readable again, which the netpoller sees.
+				return false
 			}
 			runtime.Gosched()
 		}
@@ -143,6 +156,10 @@ type pollSource struct {
 	nc    net.Conn
 	rc    syscall.RawConn
 	probe bool // the next read is a probe
+	// linger > 0: a probe that finds nothing after a message (active) waits that long
+	// for more bytes (pollLinger).
+	linger time.Duration
+	active bool
 	// deadlineSet: deadline (UnixNano, 0: none), the current frame's, is set on nc.
 	deadlineSet bool
 	deadline    int64
@@ -173,6 +190,28 @@ func (s *pollSource) Read(p []byte) (int, error) {
 		return s.nc.Read(p)
 	}
 	s.probe = false
+	n, err := s.tryRead(p)
+	if err != errWouldBlock || s.linger <= 0 || !s.active {
+		return n, err
+	}
+	s.active = false
+	// Linger: a blocking read under a short deadline, cleared afterwards (an expired
+	// one would fail the next probe, a later one would bound the next frame).
+	if err := s.nc.SetReadDeadline(time.Now().Add(s.linger)); err != nil {
+		return 0, err
+	}
+	n, err = s.nc.Read(p)
+	if derr := s.nc.SetReadDeadline(time.Time{}); derr != nil && err == nil {
+		err = derr
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, errWouldBlock
+	}
+	return n, err
+}
+
+// tryRead is one non-blocking read: errWouldBlock when the socket has nothing.
+func (s *pollSource) tryRead(p []byte) (int, error) {
 	var n int
 	var errno error
 	// Returning true at once makes RawRead try exactly once, without waiting; it still

@@ -6,11 +6,15 @@ import (
 	"errors"
 	"net"
 	"syscall"
+	"time"
 )
 
 // pollerSupported: only Linux has the Server's poller; elsewhere every established
 // connection keeps its reader goroutine (WithPoller has no effect).
 const pollerSupported = false
+
+// pollLinger: see poller_linux.go.
+const pollLinger = time.Millisecond
 
 var errNoPoller = errors.New("zmtp: no poller on this platform")
 
@@ -31,6 +35,8 @@ type pollSource struct {
 	nc          net.Conn
 	rc          syscall.RawConn
 	probe       bool
+	linger      time.Duration
+	active      bool
 	deadlineSet bool
 	deadline    int64
 }
