@@ -153,16 +153,16 @@ var errWouldBlock = errors.New("zmtp: nothing to read")
 // is an ordinary blocking read with the connection's read deadline, so a peer that sent
 // half a frame keeps a goroutine only until the rest arrives or the deadline passes.
 type pollSource struct {
-	nc    net.Conn
-	rc    syscall.RawConn
-	probe bool // the next read is a probe
-	// linger > 0: a probe that finds nothing after a message (active) waits that long
-	// for more bytes (pollLinger).
-	linger time.Duration
-	active bool
+	nc net.Conn
+	rc syscall.RawConn
 	// deadlineSet: deadline (UnixNano, 0: none), the current frame's, is set on nc.
-	deadlineSet bool
 	deadline    int64
+	deadlineSet bool
+	probe       bool // the next read is a probe
+	// linger: a probe that finds nothing after a message (active) waits pollLinger
+	// for more bytes.
+	linger bool
+	active bool
 }
 
 func (s *pollSource) init(nc net.Conn) error {
@@ -191,13 +191,13 @@ func (s *pollSource) Read(p []byte) (int, error) {
 	}
 	s.probe = false
 	n, err := s.tryRead(p)
-	if err != errWouldBlock || s.linger <= 0 || !s.active {
+	if err != errWouldBlock || !s.linger || !s.active {
 		return n, err
 	}
 	s.active = false
 	// Linger: a blocking read under a short deadline, cleared afterwards (an expired
 	// one would fail the next probe, a later one would bound the next frame).
-	if err := s.nc.SetReadDeadline(time.Now().Add(s.linger)); err != nil {
+	if err := s.nc.SetReadDeadline(time.Now().Add(pollLinger)); err != nil {
 		return 0, err
 	}
 	n, err = s.nc.Read(p)

@@ -6,15 +6,11 @@ import (
 	"errors"
 	"net"
 	"syscall"
-	"time"
 )
 
 // pollerSupported: only Linux has the Server's poller; elsewhere every established
 // connection keeps its reader goroutine (WithPoller has no effect).
 const pollerSupported = false
-
-// pollLinger: see poller_linux.go.
-const pollLinger = time.Millisecond
 
 var errNoPoller = errors.New("zmtp: no poller on this platform")
 
@@ -34,11 +30,11 @@ var errWouldBlock = errors.New("zmtp: nothing to read")
 type pollSource struct {
 	nc          net.Conn
 	rc          syscall.RawConn
-	probe       bool
-	linger      time.Duration
-	active      bool
-	deadlineSet bool
 	deadline    int64
+	deadlineSet bool
+	probe       bool
+	linger      bool
+	active      bool
 }
 
 func (s *pollSource) init(net.Conn) error { return errNoPoller }

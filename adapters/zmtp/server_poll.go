@@ -46,7 +46,7 @@ func (s *Server) initPolled(l *link, id RoutingID) error {
 	if err := ps.src.init(l.nc); err != nil {
 		return err
 	}
-	ps.src.linger = pollLinger
+	ps.src.linger = true
 	if l.peerHB && s.cfg.hbInterval > 0 {
 		ps.nextPing = time.Now().Add(s.cfg.hbInterval).UnixNano()
 	}
