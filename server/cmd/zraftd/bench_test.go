@@ -31,7 +31,12 @@ import (
 // ZRAFT_BENCH_BIN runs a zraftd built elsewhere (e.g. an older commit, to compare;
 // it must have --pprof), ZRAFT_BENCH_WRITERS (default 4) sets the keep-alive writer goroutines, and
 // ZRAFT_BENCH_PROFILE_DIR saves the leader's heap and CPU profiles (and the follower's
-// heap profile) there after the measured window.
+// heap profile) there: heap profiles before the sessions and at rest, a CPU profile
+// under the keep-alives after the measured window.
+//
+// Memory is read three ways: RSS (/proc), and, from the heap profile's MemStats right
+// after a forced GC (zraftd runs with --pprof), the live heap and the goroutine stacks in
+// use, both under the keep-alive load and at rest (keep-alives paused 3 s).
 
 type benchMember struct {
 	id, client, admin string
@@ -277,6 +282,12 @@ func TestBenchCluster(t *testing.T) {
 	time.Sleep(3 * time.Second) // the Set sessions' connections are gone
 	lMem0 := memoryOf(t, leader)
 	fMem0 := memoryOf(t, followers[0])
+	profiles := os.Getenv("ZRAFT_BENCH_PROFILE_DIR")
+	if profiles != "" {
+		// The base for pprof -diff_base: what the sessions add.
+		saveProfile(t, leader, "heap?gc=1", filepath.Join(profiles, "leader-heap-before.pb.gz"))
+		saveProfile(t, followers[0], "heap?gc=1", filepath.Join(profiles, "follower-heap-before.pb.gz"))
+	}
 	sessions := make([]*rawSession, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
@@ -320,10 +331,18 @@ func TestBenchCluster(t *testing.T) {
 	window := time.Since(start)
 	lMem := memoryOf(t, leader)
 	fMem := memoryOf(t, followers[0])
-	if dir := os.Getenv("ZRAFT_BENCH_PROFILE_DIR"); dir != "" {
+	if profiles != "" {
 		// After the measured window: profiling costs the leader CPU.
-		saveProfile(t, leader, "heap?gc=1", filepath.Join(dir, "leader-heap.pb.gz"))
-		saveProfile(t, leader, "profile?seconds=10", filepath.Join(dir, "leader-cpu.pb.gz"))
+		saveProfile(t, leader, "profile?seconds=10", filepath.Join(profiles, "leader-cpu.pb.gz"))
+	}
+	// At rest: the keep-alives pause for 3 s (well within the session timeout), so that
+	// what is in flight (read bursts, writers, queued replies) is done; the sessions and
+	// their connections stay.
+	load.pause()
+	time.Sleep(3 * time.Second)
+	lRest := memoryOf(t, leader)
+	if dir := profiles; dir != "" {
+		saveProfile(t, leader, "heap?gc=1", filepath.Join(dir, "leader-heap.pb.gz")) // at rest
 		saveProfile(t, leader, "goroutine?debug=1", filepath.Join(dir, "leader-goroutines.txt"))
 		saveProfile(t, followers[0], "heap?gc=1", filepath.Join(dir, "follower-heap.pb.gz"))
 	}
@@ -348,6 +367,11 @@ func TestBenchCluster(t *testing.T) {
 		mib(lMem0.heap), mib(lMem.heap), mib(lMem0.stack), mib(lMem.stack),
 		perSession(lMem.heap+lMem.stack-lMem0.heap-lMem0.stack, n), perSession(lMem.heap-lMem0.heap, n), perSession(lMem.stack-lMem0.stack, n),
 		lMem0.goroutines, lMem.goroutines)
+	t.Logf("leader at rest (keep-alives paused 3s): RSS %.1f MiB; live heap %.1f MiB, stacks %.1f MiB: %.2f KiB per session (heap %.2f + stacks %.2f), goroutines %d",
+		mib(lRest.rss), mib(lRest.heap), mib(lRest.stack), perSession(lRest.heap+lRest.stack-lMem0.heap-lMem0.stack, n),
+		perSession(lRest.heap-lMem0.heap, n), perSession(lRest.stack-lMem0.stack, n), lRest.goroutines)
+	t.Logf("leader at rest, the runtime's view: heap spans in use %.1f MiB, idle spans kept from the OS %.1f MiB, obtained from the OS in all %.1f MiB (before the sessions: %.1f, %.1f, %.1f)",
+		mib(lRest.heapInuse), mib(lRest.heapIdleKept), mib(lRest.sys), mib(lMem0.heapInuse), mib(lMem0.heapIdleKept), mib(lMem0.sys))
 	t.Logf("follower (no connections): CPU %.1f%% of one core; RSS %.1f → %.1f MiB = %.2f KiB per session; live heap %.1f → %.1f MiB = %.2f KiB per session",
 		float64(f1-f0)/hz/sec*100, mib(fMem0.rss), mib(fMem.rss), perSession(fMem.rss-fMem0.rss, n),
 		mib(fMem0.heap), mib(fMem.heap), perSession(fMem.heap-fMem0.heap, n))
@@ -371,6 +395,9 @@ func selfCPU() time.Duration {
 type memory struct {
 	rss, heap, stack int64
 	goroutines       int
+	// From the same MemStats: what the runtime holds beyond the live heap (the heap's
+	// spans in use, idle spans not yet returned to the OS, and everything it got).
+	heapInuse, heapIdleKept, sys int64
 }
 
 func memoryOf(t *testing.T, m *benchMember) memory {
@@ -382,6 +409,14 @@ func memoryOf(t *testing.T, m *benchMember) memory {
 		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
 			out.heap, _ = strconv.ParseInt(v, 10, 64)
 		}
+		var released, idle int64
+		for name, dst := range map[string]*int64{"# HeapInuse = ": &out.heapInuse, "# HeapIdle = ": &idle,
+			"# HeapReleased = ": &released, "# Sys = ": &out.sys} {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				*dst, _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		out.heapIdleKept += idle - released
 		if v, ok := strings.CutPrefix(line, "# Stack = "); ok {
 			inuse, _, _ := strings.Cut(v, " ")
 			out.stack, _ = strconv.ParseInt(inuse, 10, 64)

@@ -178,8 +178,8 @@ func openRawSession(ctx context.Context, endpoint string) (*rawSession, error) {
 type keepAliveLoad struct {
 	sent, answered, other, failed atomic.Int64
 	firstErr, firstOther          atomic.Value
-	wg                            sync.WaitGroup
-	cancel                        context.CancelFunc
+	wg, writers                   sync.WaitGroup
+	cancel, stopWriters           context.CancelFunc
 }
 
 func (k *keepAliveLoad) fail(err error) {
@@ -213,8 +213,11 @@ func startKeepAlives(ctx context.Context, sessions []*rawSession, period time.Du
 	n := len(sessions)
 	writers = max(1, min(writers, n))
 	start := time.Now()
+	wctx, stopWriters := context.WithCancel(ctx)
+	k.stopWriters = stopWriters
 	for w := range writers {
-		k.wg.Go(func() {
+		k.writers.Go(func() {
+			ctx := wctx
 			// This writer's sessions are w, w+writers, ...; session i is due at
 			// start + i*period/n + j*period.
 			var buf []byte
@@ -267,7 +270,14 @@ func startKeepAlives(ctx context.Context, sessions []*rawSession, period time.Du
 	return k
 }
 
+// pause stops the keep-alives; the connections stay open and read.
+func (k *keepAliveLoad) pause() {
+	k.stopWriters()
+	k.writers.Wait()
+}
+
 func (k *keepAliveLoad) stop(sessions []*rawSession) {
+	k.pause()
 	k.cancel()
 	for _, s := range sessions {
 		if s != nil {
