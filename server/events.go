@@ -19,7 +19,8 @@ import (
 // (backpressure, nothing dropped). After close, pushes are discarded.
 type eventQueue struct {
 	mu     sync.Mutex
-	items  []zmtp.Event
+	items  []zmtp.Event // items[head:] wait; items[:head] were taken (zeroed)
+	head   int
 	max    int
 	closed bool
 	space  *sync.Cond
@@ -36,12 +37,18 @@ func newEventQueue(max int) *eventQueue {
 // queue is closed.
 func (q *eventQueue) push(ev zmtp.Event) bool {
 	q.mu.Lock()
-	for len(q.items) >= q.max && !q.closed {
+	for len(q.items)-q.head >= q.max && !q.closed {
 		q.space.Wait()
 	}
 	if q.closed {
 		q.mu.Unlock()
 		return false
+	}
+	if q.head > 0 && len(q.items) == cap(q.items) {
+		// Reuse the taken prefix instead of growing: the array stays bounded by max.
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
 	}
 	q.items = append(q.items, ev)
 	q.mu.Unlock()
@@ -56,11 +63,14 @@ func (q *eventQueue) push(ev zmtp.Event) bool {
 // reports whether more wait (their notification stays pending).
 func (q *eventQueue) take(dst []zmtp.Event, max int) ([]zmtp.Event, bool) {
 	q.mu.Lock()
-	n := min(len(q.items), max)
-	dst = append(dst, q.items[:n]...)
-	rest := copy(q.items, q.items[n:])
-	clear(q.items[rest:])
-	q.items = q.items[:rest]
+	n := min(len(q.items)-q.head, max)
+	dst = append(dst, q.items[q.head:q.head+n]...)
+	clear(q.items[q.head : q.head+n]) // the loop keeps no message bytes alive through us
+	q.head += n
+	rest := len(q.items) - q.head
+	if rest == 0 {
+		q.items, q.head = q.items[:0], 0
+	}
 	q.space.Broadcast()
 	q.mu.Unlock()
 	if rest > 0 {
@@ -76,7 +86,7 @@ func (q *eventQueue) take(dst []zmtp.Event, max int) ([]zmtp.Event, bool) {
 func (q *eventQueue) close() {
 	q.mu.Lock()
 	q.closed = true
-	q.items = nil
+	q.items, q.head = nil, 0
 	q.space.Broadcast()
 	q.mu.Unlock()
 }

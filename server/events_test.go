@@ -63,3 +63,35 @@ func TestEventQueueKeepsOrderBoundsAndReleasesOnClose(t *testing.T) {
 		t.Fatal("pushes after close are kept")
 	}
 }
+
+func TestEventQueueBoundedTakesKeepOrderAndBoundedMemory(t *testing.T) {
+	// A reader that keeps pushing while the loop takes small batches, never draining the
+	// queue: every event comes out once, in order, and the array stays near max.
+	q := newEventQueue(8)
+	next, want := 0, 0
+	var got []zmtp.Event
+	for round := range 1000 {
+		for len(q.items)-q.head < 8 {
+			next++
+			q.push(zmtp.Event{RoutingID: zmtp.RoutingID(next)})
+		}
+		var more bool
+		got, more = q.take(got[:0], 1+round%3)
+		if !more {
+			t.Fatalf("round %d: the queue drained", round)
+		}
+		for _, ev := range got {
+			want++
+			if ev.RoutingID != zmtp.RoutingID(want) {
+				t.Fatalf("round %d: got event %d, want %d", round, ev.RoutingID, want)
+			}
+		}
+		if cap(q.items) > 32 {
+			t.Fatalf("round %d: the array grew to %d for a bound of 8", round, cap(q.items))
+		}
+	}
+	rest, more := q.take(nil, 100)
+	if more || len(rest) != next-want || (len(rest) > 0 && rest[0].RoutingID != zmtp.RoutingID(want+1)) {
+		t.Fatalf("final take: %d events (more %v), want %d from %d", len(rest), more, next-want, want+1)
+	}
+}
