@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zraft/zraft/adapters/zmtp"
+	"github.com/zraft/zraft/domain/session"
 )
 
 // Sentinel errors; test with errors.Is.
@@ -32,6 +33,10 @@ const (
 	DefaultShutdownWait = 10 * time.Second
 	// DefaultClientHeartbeat is Config.ClientHeartbeat's default.
 	DefaultClientHeartbeat = 5 * time.Second
+	// DefaultSnapshotThreshold is Config.SnapshotThreshold's default (raftnode's).
+	DefaultSnapshotThreshold = 8192
+	// DefaultSnapshotInterval is Config.SnapshotInterval's default (raftnode's).
+	DefaultSnapshotInterval = 30 * time.Second
 )
 
 // Member is one founding member of a cluster: its id, the host:port its Raft transport
@@ -112,6 +117,13 @@ type Config struct {
 	CloseLinger time.Duration
 	// ShutdownTimeout bounds a graceful shutdown (leadership transfer, flush). Default 10 s.
 	ShutdownTimeout time.Duration
+
+	// SnapshotThreshold is how many new log entries make the member write a snapshot
+	// of the replicated state (and then compact its log). Default 8192.
+	SnapshotThreshold uint64
+	// SnapshotInterval is how often the threshold is checked (Raft waits between one and
+	// two intervals). Default 30 s; at least 5 ms.
+	SnapshotInterval time.Duration
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -145,6 +157,10 @@ func (c Config) WithDefaults() Config {
 	dur(&c.ClientHeartbeat, DefaultClientHeartbeat)
 	dur(&c.CloseLinger, DefaultCloseLinger)
 	dur(&c.ShutdownTimeout, DefaultShutdownWait)
+	dur(&c.SnapshotInterval, DefaultSnapshotInterval)
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = DefaultSnapshotThreshold
+	}
 	num(&c.MaxInFlight, 1024)
 	num(&c.MaxCachedResponses, 1024)
 	num(&c.MaxPendingRequests, 1024)
@@ -189,6 +205,9 @@ func (c Config) Validate() error {
 			return bad("%s %v must be at least 1ms", d.name, d.v)
 		}
 	}
+	if c.SnapshotInterval < 5*time.Millisecond {
+		return bad("snapshot interval %v must be at least 5ms", c.SnapshotInterval)
+	}
 	if c.ClientHeartbeat >= zmtp.DefaultHeartbeatTimeout {
 		return bad("client heartbeat %v must be below the heartbeat timeout %v", c.ClientHeartbeat, zmtp.DefaultHeartbeatTimeout)
 	}
@@ -226,6 +245,20 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// sessionConfig is the replicated session state machine's configuration: every member
+// of a cluster, and a recovery of its data dir, must build it from the same values.
+func (c Config) sessionConfig() session.Config {
+	ms := func(d time.Duration) int64 { return d.Milliseconds() }
+	return session.Config{
+		SessionTimeout:     ms(c.SessionTimeout),
+		LeaderGrace:        ms(c.LeaderGrace),
+		MaxCachedResponses: c.MaxCachedResponses,
+		MaxPendingRequests: c.MaxPendingRequests,
+		RedeliveryBase:     ms(c.RedeliveryBase),
+		RedeliveryMax:      ms(c.RedeliveryMax),
+	}
 }
 
 func checkEndpoint(ep string) error {

@@ -56,8 +56,12 @@ func FuzzParseMembers(f *testing.F) {
 }
 
 func TestConfigDefaultsAreValidAndBadOnesRefused(t *testing.T) {
-	if err := (Config{}).WithDefaults().Validate(); err != nil {
+	def := (Config{}).WithDefaults()
+	if err := def.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	if def.SnapshotThreshold != 8192 || def.SnapshotInterval != 30*time.Second {
+		t.Errorf("snapshot defaults %d, %v; want raftnode's 8192, 30s", def.SnapshotThreshold, def.SnapshotInterval)
 	}
 	for name, mut := range map[string]func(*Config){
 		"id with comma":         func(c *Config) { c.MemberID = "a,b" },
@@ -68,6 +72,7 @@ func TestConfigDefaultsAreValidAndBadOnesRefused(t *testing.T) {
 		"negative limit":        func(c *Config) { c.MaxInFlight = -1 },
 		"bootstrap without me":  func(c *Config) { c.Bootstrap = []Member{{ID: "x", RaftAddr: "h:1"}} },
 		"bootstrap and join":    func(c *Config) { c.Bootstrap, c.Join = []Member{{ID: "node-1", RaftAddr: "h:1"}}, []string{"h:2"} },
+		"snapshot interval 1ms": func(c *Config) { c.SnapshotInterval = time.Millisecond },
 	} {
 		c := Config{}.WithDefaults()
 		mut(&c)

@@ -143,14 +143,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, in: newInbox(appliedBacklog),
 		started: make(chan struct{}), kill: make(chan struct{}), done: make(chan struct{})}
 	ms := func(d time.Duration) int64 { return d.Milliseconds() }
-	s.sm = &stateMachine{log: log, out: s.in, m: session.New(session.Config{
-		SessionTimeout:     ms(cfg.SessionTimeout),
-		LeaderGrace:        ms(cfg.LeaderGrace),
-		MaxCachedResponses: cfg.MaxCachedResponses,
-		MaxPendingRequests: cfg.MaxPendingRequests,
-		RedeliveryBase:     ms(cfg.RedeliveryBase),
-		RedeliveryMax:      ms(cfg.RedeliveryMax),
-	}, o.app)}
+	s.sm = &stateMachine{log: log, out: s.in, m: session.New(cfg.sessionConfig(), o.app)}
 	var undo []func() error
 	fail := func(err error) (*Server, error) {
 		for i := len(undo) - 1; i >= 0; i-- {
@@ -183,11 +176,13 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 
 	rc := raftnode.Config{
-		MemberID:       cfg.MemberID,
-		BindAddr:       cfg.RaftAddr,
-		ClientEndpoint: endpoint,
-		DataDir:        cfg.DataDir,
-		Logger:         nodeLog,
+		MemberID:          cfg.MemberID,
+		BindAddr:          cfg.RaftAddr,
+		ClientEndpoint:    endpoint,
+		DataDir:           cfg.DataDir,
+		SnapshotThreshold: cfg.SnapshotThreshold,
+		SnapshotInterval:  cfg.SnapshotInterval,
+		Logger:            nodeLog,
 		LeaderStartedCommand: func(term uint64) []byte {
 			b, err := session.EncodeCommand(nil, session.LeaderStarted{At: nowMillis(), Term: term})
 			if err != nil {
