@@ -127,6 +127,10 @@ type Call struct {
 	stop   func() bool
 	handle clientsession.Handle
 	span   trace.Span // nil without a tracer
+	// reqID (a command's) or corr (a query's) is set by the owner once the engine has
+	// the call, for the span's attributes.
+	reqID protocol.RequestID
+	corr  protocol.CorrelationID
 	// metrics (nil without a meter provider), what the call is and when it started.
 	metrics *metrics
 	query   bool

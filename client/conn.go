@@ -130,13 +130,17 @@ func (l *loop) connEvent(ce connEvent) {
 	case zmtp.EventTooLarge:
 		l.c.opts.logger.Warn("client: message over the size limit (WithMaxMessageSize)", "member", c.member,
 			"size", ce.ev.Size, "limit", l.c.opts.maxMessage)
+		l.from = c.member
 		_ = l.step(clientsession.ReceivedTooLarge{Conn: c.id, Prefix: ce.ev.Data, Size: ce.ev.Size})
+		l.from = ""
 	case zmtp.EventMessage:
 		l.c.metrics.frame(ce.ev.Data)
 		if len(l.backlog) > 0 && l.mustDefer(ce.ev.Data) {
 			return
 		}
+		l.from = c.member // what this message completes, that member answered
 		_ = l.step(clientsession.Received{Conn: c.id, Bytes: ce.ev.Data})
+		l.from = ""
 	}
 }
 

@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/zraft/zraft/domain/clientsession"
 	"github.com/zraft/zraft/protocol"
 )
@@ -58,7 +61,7 @@ type loop struct {
 	// fit the ServerRequests channel yet. While it is not empty, new server requests are
 	// deferred: not fed to the engine, so not acknowledged, so redelivered by the
 	// cluster later.
-	backlog []ServerRequest
+	backlog []backlogged
 
 	closing   bool
 	closeCtx  context.Context
@@ -66,6 +69,23 @@ type loop struct {
 
 	deferred, eventsDropped, ignored uint64
 	failure                          atomic.Pointer[string]
+
+	// For span attributes: the session's id once created; the member whose message
+	// the engine is handling (set around that Step only); the id the next command
+	// admitted by the engine gets (the engine numbers them 1, 2, 3, … in Submit order,
+	// Status.NextRequestID; counted here because Status copies the member list and
+	// walks every pending call); scratch for SetAttributes.
+	session       string
+	from          protocol.MemberID
+	nextRequestID protocol.RequestID
+	attrs         [3]attribute.KeyValue
+}
+
+// backlogged is a server request waiting for room in the ServerRequests channel, with
+// its consumer span (nil when untraced), ended when the request is handed over.
+type backlogged struct {
+	req  ServerRequest
+	span trace.Span
 }
 
 func newLoop(c *Client, eng *clientsession.Engine, ready chan error) *loop {
@@ -75,6 +95,8 @@ func newLoop(c *Client, eng *clientsession.Engine, ready chan error) *loop {
 		conns:     make(map[clientsession.ConnID]*conn),
 		calls:     make(map[clientsession.Handle]*Call),
 		closeSent: make(map[clientsession.ConnID]bool),
+
+		nextRequestID: 1,
 	}
 }
 
@@ -97,7 +119,7 @@ func (l *loop) run() {
 		var srvOut chan<- ServerRequest
 		var head ServerRequest
 		if len(l.backlog) > 0 {
-			srvOut, head = l.c.srv, l.backlog[0]
+			srvOut, head = l.c.srv, l.backlog[0].req
 		}
 		select {
 		case o := <-l.c.ops:
@@ -107,8 +129,7 @@ func (l *loop) run() {
 		case <-timer.C:
 			l.perform(l.eng.Tick(now()))
 		case srvOut <- head:
-			l.backlog[0] = ServerRequest{}
-			l.backlog = l.backlog[1:]
+			l.handedOver()
 			l.drainBacklog()
 		}
 	}
@@ -146,6 +167,11 @@ func (l *loop) handle(o op) {
 		} else {
 			err = l.step(clientsession.Submit{Handle: h, Payload: o.payload,
 				TraceParent: o.traceParent, TraceState: o.traceState})
+			if _, pending := l.calls[h]; err == nil && pending {
+				// Admitted (a refusal is delivered at once): it took the next id.
+				o.call.reqID = l.nextRequestID
+				l.nextRequestID++
+			}
 		}
 		if err != nil { // misuse of the engine: a bug here, but the caller must hear of it
 			l.complete(h, nil, fmt.Errorf("client: internal error: %w", err))
@@ -155,6 +181,7 @@ func (l *loop) handle(o op) {
 			// Forget the caller first: the engine never delivers a cancelled handle.
 			delete(l.calls, o.call.handle)
 			_ = l.step(clientsession.CancelRequest{Handle: o.call.handle})
+			l.annotate(o.call)
 			o.call.complete(nil, o.err)
 		}
 	case opStatus:
@@ -168,9 +195,13 @@ func (l *loop) handle(o op) {
 
 func (l *loop) query(h clientsession.Handle, o *opCall) error {
 	for {
-		err := l.step(clientsession.Query{Handle: h, Payload: o.payload, CorrelationID: correlationID(),
+		corr := correlationID()
+		err := l.step(clientsession.Query{Handle: h, Payload: o.payload, CorrelationID: corr,
 			Consistency: o.consistency, TraceParent: o.traceParent, TraceState: o.traceState})
 		if !errors.Is(err, clientsession.ErrDuplicateCorrelationID) {
+			if err == nil {
+				o.call.corr = corr
+			}
 			return err
 		}
 	}
@@ -182,6 +213,7 @@ func (l *loop) complete(h clientsession.Handle, result []byte, err error) {
 		return
 	}
 	delete(l.calls, h)
+	l.annotate(c)
 	c.complete(result, err)
 }
 
@@ -198,8 +230,10 @@ func (l *loop) perform(outs []clientsession.Output) {
 		case clientsession.Deliver:
 			l.complete(o.Handle, o.Result, translate(o.Err))
 		case clientsession.DeliverServerRequest:
-			l.backlog = append(l.backlog, ServerRequest{ID: int64(o.ID), Payload: o.Payload,
-				CreatedAt: time.UnixMilli(int64(o.CreatedAt)), TraceParent: o.TraceParent, TraceState: o.TraceState})
+			r := ServerRequest{ID: int64(o.ID), Payload: o.Payload,
+				CreatedAt: time.UnixMilli(int64(o.CreatedAt)), TraceParent: o.TraceParent, TraceState: o.TraceState}
+			span := l.serverRequestSpan(o, &r)
+			l.backlog = append(l.backlog, backlogged{req: r, span: span})
 			l.drainBacklog()
 		case clientsession.Event:
 			l.event(o)
@@ -213,14 +247,23 @@ func (l *loop) perform(outs []clientsession.Output) {
 func (l *loop) drainBacklog() {
 	for len(l.backlog) > 0 {
 		select {
-		case l.c.srv <- l.backlog[0]:
-			l.backlog[0] = ServerRequest{}
-			l.backlog = l.backlog[1:]
+		case l.c.srv <- l.backlog[0].req:
+			l.handedOver()
 		default:
 			return
 		}
 	}
 	l.backlog = nil
+}
+
+// handedOver drops the backlog's head, which the ServerRequests channel just took, and
+// ends its span: the application has it (and the engine acknowledged it).
+func (l *loop) handedOver() {
+	if span := l.backlog[0].span; span != nil {
+		span.End()
+	}
+	l.backlog[0] = backlogged{}
+	l.backlog = l.backlog[1:]
 }
 
 func (l *loop) event(e clientsession.Event) {
@@ -229,6 +272,7 @@ func (l *loop) event(e clientsession.Event) {
 	log := l.c.opts.logger
 	switch ev.Kind {
 	case EventConnected:
+		l.session = ev.SessionID
 		log.Info("client: connected", "member", ev.Member, "session", ev.SessionID, "new", ev.New)
 		l.signal(nil)
 	case EventReconnecting:
@@ -285,6 +329,9 @@ func (l *loop) shutdown() {
 	l.pumps.Wait()
 	if n := len(l.backlog); n > 0 {
 		l.c.opts.logger.Warn("client: closed with server requests the application did not read", "count", n)
+		for _, b := range l.backlog {
+			endSpan(b.span, ErrClosed)
+		}
 	}
 	l.signal(ErrClosed)
 	close(l.c.srv)

@@ -18,7 +18,9 @@ type ServerRequest struct {
 	// CreatedAt is when the cluster created the request (the leader's log time).
 	CreatedAt time.Time
 	// TraceParent and TraceState are the W3C trace context the cluster attached, if
-	// any (only on a session with extensions).
+	// any (only on a session with extensions). With WithTracerProvider they are those of
+	// the client's "zraft.client.server_request" span, the child of the cluster's: start
+	// the application's span from them to continue the trace.
 	TraceParent, TraceState string
 }
 

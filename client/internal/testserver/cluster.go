@@ -246,6 +246,17 @@ func (c *Cluster) Push(id string, payload []byte) bool {
 	return c.push(id, payload)
 }
 
+// PushTraced is Push with a W3C traceparent in the request's extension block, sent only
+// if the session negotiated extensions (false if the session does not exist).
+func (c *Cluster) PushTraced(id string, payload []byte, traceparent string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.sessions[id]; ok && s.ext > 0 {
+		return c.pushExt(id, payload, &protocol.Extensions{TraceParent: traceparent})
+	}
+	return c.push(id, payload)
+}
+
 // Unacknowledged returns how many server requests of the session wait for an ack.
 func (c *Cluster) Unacknowledged(id string) int {
 	c.mu.Lock()
@@ -256,14 +267,16 @@ func (c *Cluster) Unacknowledged(id string) int {
 	return 0
 }
 
-func (c *Cluster) push(id string, payload []byte) bool {
+func (c *Cluster) push(id string, payload []byte) bool { return c.pushExt(id, payload, nil) }
+
+func (c *Cluster) pushExt(id string, payload []byte, ext *protocol.Extensions) bool {
 	s, ok := c.sessions[id]
 	if !ok {
 		return false
 	}
 	s.nextSrv++
 	r := protocol.ServerRequest{RequestID: s.nextSrv, Payload: append([]byte{}, payload...),
-		CreatedAt: protocol.Timestamp(time.Now().UnixMilli())}
+		CreatedAt: protocol.Timestamp(time.Now().UnixMilli()), Ext: ext}
 	s.pending = append(s.pending, r)
 	if s.owner != nil {
 		s.owner.send(s.ownerConn, &r)
