@@ -43,6 +43,16 @@ type Gateway struct {
 
 	out   []Output
 	stats Stats
+
+	// last is what the latest Step decoded (see LastMessage); reset by every Step.
+	last received
+}
+
+// received is a message the gateway decoded, with the session its connection owned
+// when it arrived.
+type received struct {
+	msg     protocol.ClientMessage
+	session string
 }
 
 type conn struct {
@@ -107,6 +117,7 @@ func (g *Gateway) resetLeaderState() {
 // ErrNoSessionID, ErrNoCommand); the input's other effects still take place.
 func (g *Gateway) Step(now int64, in Input) error {
 	g.advance(now)
+	g.last = received{}
 	switch in := in.(type) {
 	case Message:
 		return g.message(in)
@@ -211,6 +222,17 @@ func (g *Gateway) Stats() Stats {
 	s.Connections, s.Sessions, s.Creations = len(g.conns), len(g.owners), len(g.creations)
 	s.Requests, s.Reads = len(g.requests), len(g.reads)
 	return s
+}
+
+// LastMessage returns the client message the latest Step decoded, when that input was a
+// Message that decoded and passed the gateway's checks (nil otherwise; also nil for a
+// message from a connection the gateway is closing), and the session the connection
+// owned when it arrived ("" for none, e.g. on a member that does not lead). It lets the
+// shell read what the gateway does not act on, the trace context in a command's or
+// query's extension block, without decoding the frame again. The message is the
+// gateway's: read it, do not modify it. It is valid until the next Step.
+func (g *Gateway) LastMessage() (protocol.ClientMessage, string) {
+	return g.last.msg, g.last.session
 }
 
 // IsLeader reports whether the gateway currently acts as the leader.

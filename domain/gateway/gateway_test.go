@@ -173,3 +173,78 @@ func BenchmarkRequest(b *testing.B) {
 		}
 	}
 }
+
+// LastMessage hands out what the latest Step decoded, with the session of its
+// connection, and nothing after any other input or a frame that did not decode.
+func TestLastMessage(t *testing.T) {
+	h, err := newHarness(Config{}, session.Config{}, func(string, ...any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := func(m protocol.ClientMessage) []byte {
+		b, err := protocol.AppendClientMessage(nil, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	check := func(what string, wantSession string, want func(protocol.ClientMessage) bool) {
+		t.Helper()
+		m, s := h.g.LastMessage()
+		if s != wantSession || !want(m) {
+			t.Errorf("%s: LastMessage = %#v, %q", what, m, s)
+		}
+	}
+	isNil := func(m protocol.ClientMessage) bool { return m == nil }
+	create := enc(&protocol.CreateSession{Capabilities: protocol.Capabilities{{Key: "a", Value: "b"}}, Nonce: 1})
+
+	// Not leading: the message decodes, no session.
+	if err := h.step(Message{RoutingID: 9, Bytes: create, NewSessionID: "s-0"}); err != nil {
+		t.Fatal(err)
+	}
+	check("follower", "", func(m protocol.ClientMessage) bool { _, ok := m.(*protocol.CreateSession); return ok })
+
+	if err := h.step(LeadershipChanged{IsLeader: true, Term: 1, Leader: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	check("leadership", "", isNil)
+	if err := h.step(Message{RoutingID: 1, Bytes: create, NewSessionID: "s-1"}); err != nil {
+		t.Fatal(err)
+	}
+	check("create", "", func(m protocol.ClientMessage) bool { _, ok := m.(*protocol.CreateSession); return ok })
+	if err := h.commit(len(h.proposals)); err != nil {
+		t.Fatal(err)
+	}
+	check("applied", "", isNil)
+	if _, ok := h.g.SessionOf(1); !ok {
+		t.Fatal("no session after create")
+	}
+
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	req := enc(&protocol.ClientRequest{RequestID: 1, LowestPendingRequestID: 1, Payload: []byte("x"),
+		Ext: &protocol.Extensions{TraceParent: tp}})
+	if err := h.step(Message{RoutingID: 1, Bytes: req}); err != nil {
+		t.Fatal(err)
+	}
+	check("request", "s-1", func(m protocol.ClientMessage) bool {
+		r, ok := m.(*protocol.ClientRequest)
+		return ok && r.RequestID == 1 && r.Ext != nil && r.Ext.TraceParent == tp
+	})
+	q := enc(&protocol.Query{CorrelationID: "c-1", Payload: []byte("y"), Ext: &protocol.Extensions{TraceParent: tp}})
+	if err := h.step(Message{RoutingID: 1, Bytes: q}); err != nil {
+		t.Fatal(err)
+	}
+	check("query", "s-1", func(m protocol.ClientMessage) bool {
+		r, ok := m.(*protocol.Query)
+		return ok && r.CorrelationID == "c-1" && r.Ext != nil && r.Ext.TraceParent == tp
+	})
+	if err := h.step(Message{RoutingID: 1, Bytes: req[:len(req)-1]}); err != nil {
+		t.Fatal(err)
+	}
+	check("truncated", "", isNil)
+	// The malformed frame closed connection 1: what it still sends is ignored.
+	if err := h.step(Message{RoutingID: 1, Bytes: q}); err != nil {
+		t.Fatal(err)
+	}
+	check("closing connection", "", isNil)
+}

@@ -27,6 +27,7 @@ func (g *Gateway) message(in Message) error {
 		g.closeConn(c, CloseMalformed)
 		return nil
 	}
+	g.last = received{msg: m, session: c.session}
 	if _, ok := m.(*protocol.ConnectionClosed); ok {
 		g.closeConn(c, ClosePeerClosed)
 		return nil
