@@ -70,11 +70,13 @@ func (l *loop) transportEvent(ev zmtp.Event) {
 		if gateway.NeedsSessionID(ev.Data) {
 			msg.NewSessionID = newSessionID()
 		}
-		if l.tracer != nil {
-			sess, _ := l.g.SessionOf(rid)
-			l.tracer.received(rid, sess, ev.Data)
-		}
 		l.step(msg)
+		if l.tracer != nil {
+			// What the gateway decoded: its outputs wait for carryOut, so the span
+			// exists before the reply or the proposal is carried out.
+			m, sess := l.g.LastMessage()
+			l.tracer.received(rid, sess, m)
+		}
 	case zmtp.EventClosed:
 		if _, ok := l.conns[rid]; ok {
 			l.metrics.ConnectionClosed(context.Background())

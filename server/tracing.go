@@ -81,18 +81,11 @@ func (t *tracer) setAttrs(span trace.Span, sess string, id attribute.KeyValue) {
 }
 
 // received starts the server span of a ClientRequest or Query that carries a trace
-// context. The gateway decodes the message again: tracing pays for its own decode.
-func (t *tracer) received(rid gateway.RoutingID, sess string, data []byte) {
-	if t == nil || sess == "" || len(data) < protocol.HeaderSize {
+// context. m is the message the gateway decoded (gateway.LastMessage), sess the session
+// its connection owned: the tracer decodes nothing itself.
+func (t *tracer) received(rid gateway.RoutingID, sess string, m protocol.ClientMessage) {
+	if t == nil || sess == "" || m == nil {
 		return
-	}
-	// Only commands and queries get spans: skip decoding keep-alives, acks and the rest.
-	if code := protocol.ClientCode(data[protocol.HeaderSize-1]); code != protocol.CodeClientRequest && code != protocol.CodeQuery {
-		return
-	}
-	m, err := protocol.DecodeClientMessage(data)
-	if err != nil {
-		return // the gateway reports it
 	}
 	var (
 		key  spanKey

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"syscall"
@@ -26,68 +27,76 @@ func processCPU(tb testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkSubmitTracing measures pipelined Submit (64 in flight) on a 1-member cluster
-// with one client in the same process:
+// BenchmarkSubmitTracing measures pipelined Submit (64 in flight) with one client in the
+// same process as the cluster, on 1 member (1m/…: the worst case, where tracing is the
+// largest share of the work) and on 3 members (3m/…: production's shape, the leader
+// replicating to two followers; all three run in this process, so their CPU counts):
 //
 //   - off: no tracer provider anywhere (what runs is the off-path hooks);
-//   - member: the member traces, the client sends no trace context (the member only
-//     looks for one);
-//   - both: client and member trace every command (AlwaysSample), with the SDK set up as
-//     adapters/telemetry/export sets it up for OTLP: a BatchSpanProcessor, here in front
-//     of an exporter that discards the batches.
+//   - member: the members trace, the client sends no trace context (the members only
+//     look for one);
+//   - both: client and members trace every command (AlwaysSample), with the SDK set up
+//     as adapters/telemetry/export sets it up for OTLP: a BatchSpanProcessor, here in
+//     front of an exporter that discards the batches.
 //
 // Besides cmd/s it reports cpu-µs/cmd, the process's user+system CPU time over the timed
 // loop divided by b.N: on a shared machine CPU per command is far less noisy than
 // throughput. Issue 9's overhead targets compare the modes.
 func BenchmarkSubmitTracing(b *testing.B) {
-	for _, mode := range []string{"off", "member", "both"} {
-		b.Run(mode, func(b *testing.B) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			var sopts []Option
-			copts := []client.Option{client.WithLogger(testLogger())}
-			if mode != "off" {
-				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
-					sdktrace.WithBatcher(tracetest.NewNoopExporter()))
-				defer func() { _ = tp.Shutdown(context.Background()) }()
-				sopts = append(sopts, WithTracerProvider(tp))
-				if mode == "both" {
-					copts = append(copts, client.WithTracerProvider(tp))
-				}
-			}
-			cl := newCluster(b, 1, nil, func() session.Application { return &counterApp{} }, sopts...)
-			cl.leader(ctx)
-			var eps []string
-			for id, ep := range cl.endpoints {
-				eps = append(eps, id+"="+ep)
-			}
-			sort.Strings(eps)
-			c, err := client.Dial(ctx, strings.Join(eps, ","), copts...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = c.Close(context.Background()) }()
-			const window = 64
-			calls := make([]*client.Call, 0, window)
-			b.ResetTimer()
-			cpu0 := processCPU(b)
-			for i := 0; i < b.N; i++ {
-				calls = append(calls, c.SubmitAsync(ctx, []byte("incr")))
-				if len(calls) == window || i == b.N-1 {
-					for _, call := range calls {
-						if _, err := call.Wait(ctx); err != nil {
-							b.Fatal(err)
-						}
-					}
-					calls = calls[:0]
-				}
-			}
-			cpu := processCPU(b) - cpu0
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cmd/s")
-			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/cmd")
-		})
+	for _, members := range []int{1, 3} {
+		for _, mode := range []string{"off", "member", "both"} {
+			b.Run(fmt.Sprintf("%dm/%s", members, mode), func(b *testing.B) {
+				benchSubmitTracing(b, members, mode)
+			})
+		}
 	}
+}
+
+func benchSubmitTracing(b *testing.B, members int, mode string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var sopts []Option
+	copts := []client.Option{client.WithLogger(testLogger())}
+	if mode != "off" {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
+			sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+		defer func() { _ = tp.Shutdown(context.Background()) }()
+		sopts = append(sopts, WithTracerProvider(tp))
+		if mode == "both" {
+			copts = append(copts, client.WithTracerProvider(tp))
+		}
+	}
+	cl := newCluster(b, members, nil, func() session.Application { return &counterApp{} }, sopts...)
+	cl.leader(ctx)
+	var eps []string
+	for id, ep := range cl.endpoints {
+		eps = append(eps, id+"="+ep)
+	}
+	sort.Strings(eps)
+	c, err := client.Dial(ctx, strings.Join(eps, ","), copts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = c.Close(context.Background()) }()
+	const window = 64
+	calls := make([]*client.Call, 0, window)
+	b.ResetTimer()
+	cpu0 := processCPU(b)
+	for i := 0; i < b.N; i++ {
+		calls = append(calls, c.SubmitAsync(ctx, []byte("incr")))
+		if len(calls) == window || i == b.N-1 {
+			for _, call := range calls {
+				if _, err := call.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			calls = calls[:0]
+		}
+	}
+	cpu := processCPU(b) - cpu0
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cmd/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/cmd")
 }
 
 // tracedRequest returns an encoded ClientRequest carrying a traceparent (or none).
@@ -104,9 +113,19 @@ func tracedRequest(tb testing.TB, id uint64, traceparent string) []byte {
 	return b
 }
 
+// decodedRequest decodes b as the gateway does before the tracer sees it.
+func decodedRequest(tb testing.TB, b []byte) protocol.ClientMessage {
+	m, err := protocol.DecodeClientMessage(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
 // BenchmarkTracerCommand is what the member's tracer does for one command, from receipt
-// to reply, without the rest of the member: "off" is the nil tracer (tracing off),
-// "untraced" a tracing member and a message without trace context, "traced" a message
+// to reply, without the rest of the member (the message arrives decoded, as the gateway
+// hands it over): "off" is the nil tracer (tracing off), "untraced" a tracing member
+// and a message without trace context, "traced" a message
 // with one, every span sampled into a BatchSpanProcessor that discards.
 func BenchmarkTracerCommand(b *testing.B) {
 	const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -124,9 +143,9 @@ func BenchmarkTracerCommand(b *testing.B) {
 				tp = ""
 			}
 			const n = 64
-			msgs := make([][]byte, n)
+			msgs := make([]protocol.ClientMessage, n)
 			for i := range msgs {
-				msgs[i] = tracedRequest(b, uint64(i+1), tp)
+				msgs[i] = decodedRequest(b, tracedRequest(b, uint64(i+1), tp))
 			}
 			const sess = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
 			cmds := make([]session.ClientRequest, n)

@@ -125,12 +125,20 @@ func TestSubmitAndQueryTraceAcrossClientAndMember(t *testing.T) {
 			t.Errorf("command span has a child %s", s.Name)
 		}
 	}
-	attrs := map[string]string{}
-	for _, a := range cmd.Attributes {
-		attrs[string(a.Key)] = a.Value.String()
-	}
+	attrs := attrsOf(cmd)
 	if attrs[string(telemetry.AttrRequestID)] != "1" || attrs[string(telemetry.AttrSessionID)] == "" || !strings.HasPrefix(attrs[string(telemetry.AttrMemberID)], "node-") {
 		t.Errorf("server span attributes %v", attrs)
+	}
+	// The client's span names the same session and request, and the member that
+	// answered: the one whose server span this is (the keys are telemetry's).
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ca := attrsOf(subs[0]); len(ca) != 3 || ca[string(telemetry.AttrSessionID)] != st.SessionID ||
+		ca[string(telemetry.AttrSessionID)] != attrs[string(telemetry.AttrSessionID)] ||
+		ca[string(telemetry.AttrRequestID)] != "1" || ca[string(telemetry.AttrMemberID)] != attrs[string(telemetry.AttrMemberID)] {
+		t.Errorf("client span attributes %v, server span's %v", ca, attrs)
 	}
 
 	if _, err := c.Query(ctx, []byte("get")); err != nil {
@@ -143,7 +151,21 @@ func TestSubmitAndQueryTraceAcrossClientAndMember(t *testing.T) {
 	eventually(t, 10*time.Second, "server query span exported", func() bool {
 		return len(spansNamed(exp, telemetry.SpanServerQuery)) > 0
 	})
-	childOf(t, exp, qs[0], telemetry.SpanServerQuery)
+	sq := childOf(t, exp, qs[0], telemetry.SpanServerQuery)
+	if ca, sa := attrsOf(qs[0]), attrsOf(sq); len(ca) != 3 || ca[string(telemetry.AttrCorrelationID)] == "" ||
+		ca[string(telemetry.AttrCorrelationID)] != sa[string(telemetry.AttrCorrelationID)] ||
+		ca[string(telemetry.AttrMemberID)] != sa[string(telemetry.AttrMemberID)] {
+		t.Errorf("client query span attributes %v, server span's %v", ca, sa)
+	}
+}
+
+// attrsOf returns a span's attributes as strings by key.
+func attrsOf(s tracetest.SpanStub) map[string]string {
+	attrs := map[string]string{}
+	for _, a := range s.Attributes {
+		attrs[string(a.Key)] = a.Value.String()
+	}
+	return attrs
 }
 
 func TestServerRequestCarriesItsSpan(t *testing.T) {
@@ -173,17 +195,41 @@ func TestServerRequestCarriesItsSpan(t *testing.T) {
 	if len(srs) == 0 {
 		t.Fatalf("no server request span:%s", describe(exp.GetSpans()))
 	}
-	// Each send (a redelivery too) has its span; the request carries one of them.
-	var found bool
-	for _, s := range srs {
-		sc := s.SpanContext
-		found = found || req.TraceParent == fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID())
-	}
-	if !found {
-		t.Fatalf("notification traceparent %q is none of the server request spans:%s", req.TraceParent, describe(srs))
-	}
+	// Each send (a redelivery too) has its span.
 	if srs[0].SpanKind != trace.SpanKindProducer {
 		t.Errorf("server request span kind %v", srs[0].SpanKind)
+	}
+	// The client's consumer span (one, redeliveries or not) is a child of one of the
+	// member's producer spans, in its trace; the request hands the application the
+	// consumer span's context.
+	eventually(t, 10*time.Second, "client server request span exported", func() bool {
+		return len(spansNamed(exp, telemetry.SpanClientServerRequest)) > 0
+	})
+	cons := spansNamed(exp, telemetry.SpanClientServerRequest)
+	if len(cons) != 1 {
+		t.Fatalf("%d client server request spans for one request:%s", len(cons), describe(exp.GetSpans()))
+	}
+	con := cons[0]
+	var producer *tracetest.SpanStub
+	for i, s := range srs {
+		if s.SpanContext.SpanID() == con.Parent.SpanID() {
+			producer = &srs[i]
+		}
+	}
+	if producer == nil || con.SpanContext.TraceID() != producer.SpanContext.TraceID() || !con.Parent.IsRemote() {
+		t.Fatalf("client span is not the child of a member's server request span:%s", describe(exp.GetSpans()))
+	}
+	if con.SpanKind != trace.SpanKindConsumer {
+		t.Errorf("client server request span kind %v", con.SpanKind)
+	}
+	if sc := con.SpanContext; req.TraceParent != fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID()) {
+		t.Errorf("notification traceparent %q is not the client span's %s", req.TraceParent, sc.SpanID())
+	}
+	ca, pa := attrsOf(con), attrsOf(*producer)
+	if ca[string(telemetry.AttrRequestID)] != fmt.Sprint(req.ID) || ca[string(telemetry.AttrSessionID)] == "" ||
+		ca[string(telemetry.AttrSessionID)] != pa[string(telemetry.AttrSessionID)] ||
+		ca[string(telemetry.AttrMemberID)] != pa[string(telemetry.AttrMemberID)] {
+		t.Errorf("client span attributes %v, member's %v", ca, pa)
 	}
 }
 
@@ -223,7 +269,7 @@ func TestTracerEndsSpansWhenConnectionCloses(t *testing.T) {
 // With tracing off (a nil *tracer) the member's per-command hooks allocate nothing.
 func TestTracerOffAllocatesNothing(t *testing.T) {
 	var tr *tracer
-	msg := tracedRequest(t, 1, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	msg := decodedRequest(t, tracedRequest(t, 1, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
 	cmd := session.ClientRequest{Session: "s", RequestID: 1, Payload: []byte("incr")}
 	var resp protocol.ServerMessage = &protocol.ClientResponse{RequestID: 1, Result: []byte("1")}
 	allocs := testing.AllocsPerRun(1000, func() {
