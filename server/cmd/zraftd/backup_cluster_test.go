@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -269,13 +268,6 @@ func bkReplaceDir(t *testing.T, src, dir string) {
 		t.Fatal(err)
 	}
 	bkCopyTree(t, src, dir)
-}
-
-// bkHasFlag reports whether the zraftd binary knows --name.
-func bkHasFlag(t *testing.T, bin, name string) bool {
-	t.Helper()
-	out, _ := exec.Command(bin, "-h").CombinedOutput()
-	return strings.Contains(string(out), "-"+name+" ")
 }
 
 // bkCheckNoLeaks fails the test if goroutines of the client library or its transport

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 type settings struct {
 	cfg      server.Config
 	logLevel slog.Level
+	// recover, when set, asks zraftd to rewrite the data dir's Raft configuration to
+	// these members and exit instead of serving.
+	recover []server.Member
 }
 
 // errHelp: -h or --help was asked for; the usage was written.
@@ -37,6 +41,7 @@ func parseSettings(args []string, getenv func(string) string, usage io.Writer) (
 	fs.StringVar(&c.DataDir, "data", server.DefaultDataDir, "data directory (Raft log, snapshots)")
 	bootstrap := fs.String("bootstrap", "", "initial members of a new cluster: id=raft-addr|client-endpoint,...")
 	join := fs.String("join", "", "admin addresses of existing members to ask to add this one: host:port,...")
+	recoverList := fs.String("recover", "", "rewrite the stopped data dir's Raft configuration to these members and exit: id=raft-addr|client-endpoint,...")
 
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", 30*time.Second, "a session without activity for this long expires")
 	fs.DurationVar(&c.LeaderGrace, "leader-grace", 10*time.Second, "keep-alive grace: no session expires until this long after a new leader started")
@@ -50,6 +55,8 @@ func parseSettings(args []string, getenv func(string) string, usage io.Writer) (
 	fs.IntVar(&c.MaxPendingRequests, "max-pending-requests", 1024, "unacknowledged server requests per session")
 	fs.IntVar(&c.MaxConnections, "max-connections", 10_000, "client connections")
 	fs.IntVar(&c.MaxMessageSize, "max-message-size", 8<<20, "largest client message in bytes")
+	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", server.DefaultSnapshotThreshold, "new log entries that make the member write a snapshot")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", server.DefaultSnapshotInterval, "how often the snapshot threshold is checked (at least 5ms)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownWait, "bound of a graceful shutdown")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go's profiler under /debug/pprof/ on the admin listener")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
@@ -89,6 +96,16 @@ func parseSettings(args []string, getenv func(string) string, usage io.Writer) (
 			return s, err
 		}
 		c.Bootstrap = members
+	}
+	if *recoverList != "" {
+		members, err := server.ParseMembers(*recoverList)
+		if err != nil {
+			return s, fmt.Errorf("recover: %w", err)
+		}
+		if !slices.ContainsFunc(members, func(m server.Member) bool { return m.ID == c.MemberID }) {
+			return s, fmt.Errorf("recover: the members do not include this member %q (--id)", c.MemberID)
+		}
+		s.recover = members
 	}
 	for a := range strings.SplitSeq(*join, ",") {
 		if a = strings.TrimSpace(a); a != "" {

@@ -134,3 +134,44 @@ func TestClientHeartbeatDefaultAndBound(t *testing.T) {
 		t.Fatalf("--client-heartbeat 10s: %v, want an error (not below the 10s heartbeat timeout)", err)
 	}
 }
+
+func TestSnapshotSettingsDefaultsFlagsAndEnvironment(t *testing.T) {
+	s, err := parseSettings(nil, env(nil), io.Discard)
+	if err != nil || s.cfg.SnapshotThreshold != 8192 || s.cfg.SnapshotInterval != 30*time.Second {
+		t.Fatalf("defaults %d, %v (%v); want 8192, 30s", s.cfg.SnapshotThreshold, s.cfg.SnapshotInterval, err)
+	}
+	s, err = parseSettings([]string{"--snapshot-threshold", "64"},
+		env(map[string]string{"ZRAFT_SNAPSHOT_THRESHOLD": "99", "ZRAFT_SNAPSHOT_INTERVAL": "200ms"}), io.Discard)
+	if err != nil || s.cfg.SnapshotThreshold != 64 || s.cfg.SnapshotInterval != 200*time.Millisecond {
+		t.Fatalf("flag and env: %d, %v (%v); want 64, 200ms", s.cfg.SnapshotThreshold, s.cfg.SnapshotInterval, err)
+	}
+	for _, args := range [][]string{{"--snapshot-threshold", "-1"}, {"--snapshot-interval", "1ms"}} {
+		if _, err := parseSettings(args, env(nil), io.Discard); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: %v, want a one-line error", args, err)
+		}
+	}
+}
+
+func TestRecoverListIsParsedLikeBootstrap(t *testing.T) {
+	s, err := parseSettings(nil, env(nil), io.Discard)
+	if err != nil || s.recover != nil {
+		t.Fatalf("no --recover: %+v (%v), want nil (serve)", s.recover, err)
+	}
+	s, err = parseSettings([]string{"--id", "b"}, env(map[string]string{"ZRAFT_RECOVER": "a=127.0.0.1:1|tcp://127.0.0.1:2,b=127.0.0.1:3"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []server.Member{{ID: "a", RaftAddr: "127.0.0.1:1", ClientEndpoint: "tcp://127.0.0.1:2"}, {ID: "b", RaftAddr: "127.0.0.1:3"}}
+	if len(s.recover) != 2 || s.recover[0] != want[0] || s.recover[1] != want[1] {
+		t.Fatalf("ZRAFT_RECOVER: %+v, want %+v", s.recover, want)
+	}
+	for _, tc := range []struct{ list, want string }{
+		{"nonsense", "id=raft-addr"},
+		{"other=127.0.0.1:1", "do not include"},
+	} {
+		if _, err := parseSettings([]string{"--recover", tc.list}, env(nil), io.Discard); err == nil ||
+			!strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--recover %q: %v, want one line mentioning %q", tc.list, err, tc.want)
+		}
+	}
+}

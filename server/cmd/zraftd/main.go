@@ -1,6 +1,7 @@
 // Command zraftd runs one zraft cluster member. With no flags it is a single-member
 // cluster that bootstraps itself, keeps its data under ./zraft-data and serves clients on
-// tcp://127.0.0.1:7001 as member node-1; see docs/operations.md.
+// tcp://127.0.0.1:7001 as member node-1. With --recover it rewrites a stopped member's
+// data dir to a new cluster configuration and exits instead. See docs/operations.md.
 package main
 
 import (
@@ -29,6 +30,17 @@ func run(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: s.logLevel}))
+	if s.recover != nil {
+		// Rewrite the configuration and exit: left in the flags, --recover cannot reset
+		// the configuration again on every start.
+		if err := server.Recover(s.cfg, s.recover, server.WithLogger(log)); err != nil {
+			fmt.Fprintf(os.Stderr, "zraftd: recover %s: %v\n", s.cfg.DataDir, err)
+			return 1
+		}
+		log.Info("zraftd: recovered; start zraftd without --recover to serve", "member", s.cfg.MemberID,
+			"data", s.cfg.DataDir, "members", len(s.recover))
+		return 0
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
