@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/zraft/zraft/adapters/raftnode"
 	"github.com/zraft/zraft/domain/session"
@@ -95,10 +96,11 @@ func Recover(cfg Config, members []Member, opts ...Option) error {
 		return fmt.Errorf("%w: %q holds no Raft log, term or snapshot", ErrNoState, cfg.DataDir)
 	case errors.Is(err, raftnode.ErrInvalidConfig):
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return fmt.Errorf("server: recover: the data dir is locked: is a member still running on it? (%w)", err)
 	case err != nil:
 		return fmt.Errorf("server: recover: %w", err)
 	}
-	log.Info("server: recovered the data dir with a new configuration", "dir", cfg.DataDir, "members", len(members))
 	return nil
 }
 

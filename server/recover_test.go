@@ -55,6 +55,10 @@ func TestRecoverOntoAnotherMember(t *testing.T) {
 		t.Fatalf("no entries after the snapshot (last %d, snapshot %d): the replay would not be exercised", st.LastIndex, st.LastSnapshotIndex)
 	}
 	t.Logf("before recovery: snapshot at %d, last index %d", st.LastSnapshotIndex, st.LastIndex)
+	running := Config{MemberID: "node-1", DataDir: dir}
+	if err := Recover(running, []Member{{ID: "node-1", RaftAddr: "127.0.0.1:1"}}, WithLogger(testLogger())); err == nil || errors.Is(err, ErrNoState) || errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("Recover on a running member's data dir: %v, want the store's lock refused", err)
+	}
 	cl.kill(old)
 
 	raftAddr := freeRaftPort(t)

@@ -73,8 +73,8 @@ func TestBackupRecoverOntoOneNewMember(t *testing.T) {
 	args := []string{"--id", "node-9", "--client-addr", cl, "--raft-addr", raft, "--admin-addr", admin, "--data", backup}
 	list := fmt.Sprintf("node-9=%s|%s", raft, cl)
 
-	// Refusals: a list without this member is a bad flag; a data dir without Raft state
-	// fails; neither touches the copy.
+	// Refusals: a list without this member is a bad flag; a data dir without Raft state,
+	// or one a running member holds, fails; none touches a data dir.
 	code, stderr := runToExit(t, c.bin, c.work, append(args, "--recover", "node-8="+raft)...)
 	if code != 2 {
 		t.Errorf("--recover without this member: exit %d, want 2", code)
@@ -86,6 +86,12 @@ func TestBackupRecoverOntoOneNewMember(t *testing.T) {
 		t.Errorf("--recover on an empty data dir: exit %d, want 1", code)
 	}
 	oneLine(t, "--recover on an empty data dir", stderr, "no raft state")
+	l, _ := c.leader(ctx)
+	code, stderr = runToExit(t, c.bin, c.work, "--id", l.id, "--data", l.data, "--recover", l.id+"="+l.raft)
+	if code != 1 {
+		t.Errorf("--recover on a running member's data dir: exit %d, want 1", code)
+	}
+	oneLine(t, "--recover on a running member's data dir", stderr, "still running")
 
 	began := time.Now()
 	if code, stderr = runToExit(t, c.bin, c.work, append(args, "--recover", list)...); code != 0 {
