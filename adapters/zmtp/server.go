@@ -193,8 +193,14 @@ func (s *Server) emit(l *link, ev Event) bool {
 	}
 }
 
-// Recv returns the next event: a message, or a connection opened or closed.
+// Recv returns the next event: a message, or a connection opened or closed. After
+// Close it returns ErrClosed, even if events were still queued.
 func (s *Server) Recv(ctx context.Context) (Event, error) {
+	if s.ctx.Err() != nil {
+		// Checked first: the select below picks at random among ready cases, and
+		// connections that Close ended may have queued their Closed events.
+		return Event{}, ErrClosed
+	}
 	select {
 	case ev := <-s.events:
 		return ev, nil
