@@ -20,6 +20,9 @@ type settings struct {
 	// recover, when set, asks zraftd to rewrite the data dir's Raft configuration to
 	// these members and exit instead of serving.
 	recover []server.Member
+	// telemetryConsole adds the console (stdout) exporter for traces and metrics, for
+	// debugging; OTEL_* variables configure the rest.
+	telemetryConsole bool
 }
 
 // errHelp: -h or --help was asked for; the usage was written.
@@ -59,6 +62,7 @@ func parseSettings(args []string, getenv func(string) string, usage io.Writer) (
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", server.DefaultSnapshotInterval, "how often the snapshot threshold is checked (at least 5ms)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownWait, "bound of a graceful shutdown")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go's profiler under /debug/pprof/ on the admin listener")
+	fs.BoolVar(&s.telemetryConsole, "telemetry-console", false, "also write traces and metrics to stdout, for debugging (turns tracing on)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 
 	if err := fs.Parse(args); err != nil {

@@ -46,7 +46,8 @@ func run(args []string) int {
 
 	// Metrics: Prometheus on the admin listener's /metrics, plus whatever the OTEL_*
 	// environment asks for (traces and OTLP export; off when unset).
-	tel, err := export.Setup(ctx, export.Config{ServiceName: "zraftd", InstanceID: s.cfg.MemberID, Prometheus: true})
+	tel, err := export.Setup(ctx, export.Config{ServiceName: "zraftd", InstanceID: s.cfg.MemberID, Prometheus: true,
+		Console: s.telemetryConsole})
 	if err != nil {
 		log.Error("zraftd: telemetry", "err", err)
 		return 1
