@@ -74,7 +74,7 @@ type loop struct {
 	// the engine is handling (set around that Step only); the id the next command
 	// admitted by the engine gets (the engine numbers them 1, 2, 3, … in Submit order,
 	// Status.NextRequestID; counted here because Status copies the member list and
-	// walks every pending call); scratch for SetAttributes.
+	// walks every pending call; counted only with a tracer); scratch for SetAttributes.
 	session       string
 	from          protocol.MemberID
 	nextRequestID protocol.RequestID
@@ -167,10 +167,13 @@ func (l *loop) handle(o op) {
 		} else {
 			err = l.step(clientsession.Submit{Handle: h, Payload: o.payload,
 				TraceParent: o.traceParent, TraceState: o.traceState})
-			if _, pending := l.calls[h]; err == nil && pending {
-				// Admitted (a refusal is delivered at once): it took the next id.
-				o.call.reqID = l.nextRequestID
-				l.nextRequestID++
+			if l.c.opts.tracer != nil && err == nil {
+				// Admitted (a refusal is delivered at once): it took the next id. Only
+				// spans use it, and with a tracer every command is counted here.
+				if _, pending := l.calls[h]; pending {
+					o.call.reqID = l.nextRequestID
+					l.nextRequestID++
+				}
 			}
 		}
 		if err != nil { // misuse of the engine: a bug here, but the caller must hear of it
@@ -199,8 +202,10 @@ func (l *loop) query(h clientsession.Handle, o *opCall) error {
 		err := l.step(clientsession.Query{Handle: h, Payload: o.payload, CorrelationID: corr,
 			Consistency: o.consistency, TraceParent: o.traceParent, TraceState: o.traceState})
 		if !errors.Is(err, clientsession.ErrDuplicateCorrelationID) {
-			if err == nil {
-				o.call.corr = corr
+			if l.c.opts.tracer != nil && err == nil {
+				if _, pending := l.calls[h]; pending { // admitted: a refusal is delivered at once
+					o.call.corr = corr
+				}
 			}
 			return err
 		}
