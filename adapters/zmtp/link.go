@@ -202,9 +202,14 @@ func (l *link) readBurst(src *pollSource, deliver func([]byte) bool) error {
 		if err := l.handle(f, deliver, nil); err != nil {
 			return err
 		}
-		// After a message, the next probe lingers (the peer may send the next one
-		// soon); after PINGs and PONGs alone, it does not.
-		src.active = src.active || !f.isCommand()
+		// After a message, the next probe may linger (the peer may send the next
+		// one soon, see lingerState); after PINGs and PONGs alone, it does not.
+		if !f.isCommand() {
+			src.active = true
+			if src.quietAt != 0 {
+				src.message(time.Now().UnixNano())
+			}
+		}
 	}
 }
 

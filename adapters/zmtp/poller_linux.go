@@ -98,14 +98,6 @@ func (p *poller) ctl(conn syscall.RawConn, op int, ev *unix.EpollEvent) error {
 // structure it ever allocated, about 400 bytes each, for reuse).
 const pollBatch = 64
 
-// pollLinger is how long a burst that delivered a message and then found nothing to
-// read waits (a blocking read, in Go's netpoller) before its connection goes back to
-// the poller: a peer that sends again within it, as a busy client does, is read at
-// once, at the cost of a goroutine for that long, not through the epoll set (a syscall
-// to re-arm, one to wait, a goroutine to start). Bursts of PINGs and PONGs alone, an
-// idle connection's, do not linger.
-const pollLinger = time.Millisecond
-
 // run calls ready with the token of every connection reported, until close. ready runs
 // on run's goroutine and must not block.
 func (p *poller) run(ready func(token uint64)) error {
@@ -159,10 +151,12 @@ type pollSource struct {
 	deadline    int64
 	deadlineSet bool
 	probe       bool // the next read is a probe
-	// linger: a probe that finds nothing after a message (active) waits pollLinger
-	// for more bytes.
-	linger bool
+	// active: a message was read since the last probe; a probe that then finds
+	// nothing lingers (lingerState decides how long).
 	active bool
+	// idleAt is when a probe last found nothing (UnixNano).
+	idleAt int64
+	lingerState
 }
 
 func (s *pollSource) init(nc net.Conn) error {
@@ -190,17 +184,32 @@ func (s *pollSource) Read(p []byte) (int, error) {
 		return s.nc.Read(p)
 	}
 	s.probe = false
-	n, err := s.tryRead(p)
-	if err != errWouldBlock || !s.linger || !s.active {
+	if !s.active {
+		n, err := s.tryRead(p)
+		if err == errWouldBlock {
+			s.idleAt = time.Now().UnixNano()
+		}
 		return n, err
 	}
+	// After a message: a quiet period begins, unless bytes are already there.
 	s.active = false
+	now := time.Now()
+	s.idleAt = now.UnixNano()
+	d := s.quiet(s.idleAt)
+	if d <= 0 {
+		n, err := s.tryRead(p)
+		if err != errWouldBlock {
+			s.quietAt = 0 // not quiet after all
+		}
+		return n, err
+	}
 	// Linger: a blocking read under a short deadline, cleared afterwards (an expired
-	// one would fail the next probe, a later one would bound the next frame).
-	if err := s.nc.SetReadDeadline(time.Now().Add(pollLinger)); err != nil {
+	// one would fail the next probe, a later one would bound the next frame). The
+	// read itself tries the socket first, so no separate probe is needed.
+	if err := s.nc.SetReadDeadline(now.Add(d)); err != nil {
 		return 0, err
 	}
-	n, err = s.nc.Read(p)
+	n, err := s.nc.Read(p)
 	if derr := s.nc.SetReadDeadline(time.Time{}); derr != nil && err == nil {
 		err = derr
 	}

@@ -33,8 +33,9 @@ type pollSource struct {
 	deadline    int64
 	deadlineSet bool
 	probe       bool
-	linger      bool
 	active      bool
+	idleAt      int64
+	lingerState
 }
 
 func (s *pollSource) init(net.Conn) error { return errNoPoller }

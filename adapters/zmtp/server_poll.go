@@ -46,13 +46,67 @@ func (s *Server) initPolled(l *link, id RoutingID) error {
 	if err := ps.src.init(l.nc); err != nil {
 		return err
 	}
-	ps.src.linger = true
 	if l.peerHB && s.cfg.hbInterval > 0 {
 		ps.nextPing = time.Now().Add(s.cfg.hbInterval).UnixNano()
 	}
 	l.fr.r.src = &ps.src
 	l.ps = ps
 	return nil
+}
+
+// Adaptive linger. A burst that delivered a message and then finds nothing to read
+// may wait for the peer's next message in a blocking read (Go's netpoller) before its
+// connection goes back to the poller: a message read that way costs no epoll round
+// trip (a wake-up of the poller, epoll_wait, a goroutine start, epoll_ctl to re-arm),
+// but the goroutine and its stack are held while it waits. How long it waits follows
+// the peer's quiet gaps (from a probe that found nothing after a message to its next
+// message), as TCP's retransmission timeout follows round-trip times: their moving
+// average plus four times their mean deviation, at least minPollLinger and at most
+// maxPollLinger. A peer whose average gap exceeds maxPollGap (a session's keep-alive,
+// once a second) gets no linger at all, so only connections that send four messages a
+// second or more hold a goroutine between them; a new connection starts with
+// minPollLinger. Bursts of PINGs and PONGs alone, an idle connection's, never linger.
+const (
+	minPollLinger = time.Millisecond
+	maxPollLinger = 500 * time.Millisecond
+	maxPollGap    = 250 * time.Millisecond
+)
+
+// lingerState is a polled connection's record of its peer's quiet gaps.
+type lingerState struct {
+	// gap is the moving average (weight 1/8) of the quiet gaps and dev that of their
+	// deviation from it (weight 1/4), in nanoseconds; gap 0: none measured yet.
+	gap, dev int64
+	// quietAt is when the current quiet period after a message began (UnixNano); 0:
+	// none is being timed.
+	quietAt int64
+}
+
+// quiet records that a probe found nothing after a message at now and returns how
+// long to linger (0: not at all).
+func (g *lingerState) quiet(now int64) time.Duration {
+	g.quietAt = now
+	if g.gap > int64(maxPollGap) {
+		return 0
+	}
+	return min(max(time.Duration(g.gap+4*g.dev), minPollLinger), maxPollLinger)
+}
+
+// message records that a message arrived at now, ending the quiet period timed by
+// quiet, if any.
+func (g *lingerState) message(now int64) {
+	if g.quietAt == 0 {
+		return
+	}
+	d := max(now-g.quietAt, 0)
+	g.quietAt = 0
+	if g.gap == 0 {
+		g.gap, g.dev = d, d/2
+		return
+	}
+	diff := d - g.gap
+	g.gap += diff / 8
+	g.dev += (max(diff, -diff) - g.dev) / 4
 }
 
 // burst reads what l's peer sent; then it re-arms l in the epoll set, or, if l ended,
@@ -65,7 +119,8 @@ func (s *Server) burst(l *link) {
 	if err == nil {
 		ps.mu.Lock()
 		if !l.closed() {
-			ps.idleSince = time.Now().UnixNano()
+			// Silent since its last probe found nothing (before a linger, if any).
+			ps.idleSince = ps.src.idleAt
 			ps.state = pollArmed
 			err = s.poller.arm(ps.src.rc, uint64(ps.id), !ps.registered)
 			if err == nil {
