@@ -201,3 +201,66 @@ func TestServerIdleLinksHoldNoGoroutines(t *testing.T) {
 		}
 	}
 }
+
+// The adaptive linger, end to end: a peer that sends every 20 ms keeps its burst's
+// goroutine between messages (read by a blocking read, not through the epoll set); once
+// it stops, the goroutine ends within the linger's bound; a peer that sends every
+// 400 ms, as a keep-alive does, holds none between its messages from its second on.
+func TestServerLingerFollowsPeer(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t)
+	s := listen(t, WithHeartbeat(0, time.Minute, 0))
+	send := func(p *rawPeer, id RoutingID) {
+		t.Helper()
+		if _, err := p.Write([]byte{0, 5, 'h', 'e', 'l', 'l', 'o'}); err != nil {
+			t.Fatal(err)
+		}
+		if ev := waitKind(t, ctx, s.Recv, EventMessage); ev.RoutingID != id {
+			t.Fatalf("message from %d, want %d", ev.RoutingID, id)
+		}
+	}
+
+	busy, busyID := openedRaw(t, s)
+	const n, skip = 30, 5 // the first messages teach the link its peer's pace
+	held := 0
+	for i := range n {
+		send(busy, busyID)
+		time.Sleep(5 * time.Millisecond)
+		if i >= skip && linkGoroutines() == 1 {
+			held++
+		}
+		time.Sleep(15 * time.Millisecond)
+	}
+	if pollerMode() {
+		if held < (n-skip)*3/4 {
+			t.Fatalf("5 ms after a message of a peer sending every 20 ms, its goroutine was held %d times of %d", held, n-skip)
+		}
+		start := time.Now()
+		waitLinkGoroutines(t, 0, "after the busy peer stopped")
+		if d := time.Since(start); d > maxPollLinger+time.Second {
+			t.Fatalf("the busy peer's goroutine ended %v after its last message, more than the linger's bound %v", d, maxPollLinger)
+		}
+	}
+	_ = busy.Close()
+	waitKind(t, ctx, s.Recv, EventClosed)
+
+	slow, slowID := openedRaw(t, s)
+	for i := range 4 {
+		if i > 0 {
+			time.Sleep(400 * time.Millisecond)
+		}
+		send(slow, slowID)
+		if !pollerMode() || i == 0 {
+			continue // a new link lingers 1 ms after its first message
+		}
+		// A linger would last the gap (400 ms) or more; without one, the burst ends
+		// as soon as it finds nothing.
+		deadline := time.Now().Add(250 * time.Millisecond)
+		for linkGoroutines() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("message %d of a peer sending every 400 ms: its goroutine still runs after 250 ms", i+1)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+}
