@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/zraft/zraft/adapters/telemetry"
 	"github.com/zraft/zraft/domain/gateway"
@@ -57,13 +58,35 @@ type tracer struct {
 	serverOpts   []trace.SpanStartOption
 	producerOpts []trace.SpanStartOption
 	attrs        [3]attribute.KeyValue // scratch for a span's attributes (copied by the SDK)
+	// parent holds the span context of the message being received, and parentCtx
+	// (built once) holds parent: a receipt allocates no context and boxes no span.
+	parent    *remoteParent
+	parentCtx context.Context
+	// lastTick is the latest sweep's time: a span's start for the age check, read
+	// instead of the clock per receipt (zero before the first tick).
+	lastTick time.Time
 }
+
+// remoteParent is the parent span the tracer hands the SDK's Start: a non-recording
+// span whose span context is the received message's, set just before Start and cleared
+// after it. The SDK reads the parent during Start and keeps a copy of its span context,
+// never the span, so one value serves every receipt (the loop goroutine's only).
+type remoteParent struct {
+	noop.Span
+	sc trace.SpanContext
+}
+
+// SpanContext returns the received message's span context.
+func (p *remoteParent) SpanContext() trace.SpanContext { return p.sc }
 
 func newTracer(tp trace.TracerProvider, member string, log *slog.Logger) *tracer {
 	if tp == nil {
 		return nil
 	}
+	parent := &remoteParent{}
 	return &tracer{
+		parent:       parent,
+		parentCtx:    trace.ContextWithSpan(context.Background(), parent),
 		t:            tp.Tracer(telemetry.ScopeName),
 		member:       telemetry.AttrMemberID.String(member),
 		log:          log,
@@ -120,9 +143,15 @@ func (t *tracer) received(rid gateway.RoutingID, sess string, m protocol.ClientM
 	if !parent.IsValid() {
 		return // the member never starts a trace for a client
 	}
-	_, span := t.t.Start(trace.ContextWithRemoteSpanContext(context.Background(), parent), name, t.serverOpts...)
+	t.parent.sc = parent
+	_, span := t.t.Start(t.parentCtx, name, t.serverOpts...)
+	t.parent.sc = trace.SpanContext{}
 	t.setAttrs(span, sess, id)
-	t.open[key] = openSpan{span: span, rid: rid, started: time.Now()}
+	started := t.lastTick
+	if started.IsZero() {
+		started = time.Now()
+	}
+	t.open[key] = openSpan{span: span, rid: rid, started: started}
 }
 
 // proposed records the "proposed" event on the span of each traced command in cmd, once
@@ -224,9 +253,15 @@ func (t *tracer) endAll(why string) {
 	}
 }
 
-// sweep ends spans older than maxSpanAge, checking once a second.
+// sweep ends spans older than maxSpanAge, checking once a second. now also becomes
+// the start time recorded for the spans received until the next tick (the age check
+// needs no finer clock).
 func (t *tracer) sweep(now time.Time) {
-	if t == nil || now.Before(t.nextSweep) {
+	if t == nil {
+		return
+	}
+	t.lastTick = now
+	if now.Before(t.nextSweep) {
 		return
 	}
 	t.nextSweep = now.Add(time.Second)

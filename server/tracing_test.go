@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -284,5 +285,82 @@ func TestTracerOffAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("tracing off: %v allocations per command", allocs)
+	}
+}
+
+// The receipt hands the SDK the message's own parent (trace id, span id, remote, flags,
+// tracestate) through the tracer's one reused parent, and clears that parent afterwards:
+// consecutive receipts from different traces must not see each other's parent.
+func TestTracerReceiptParentPerMessage(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tr := newTracer(tp, "node-1", testLogger())
+	parents := []string{
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	}
+	states := []string{"", "congo=t61rcWkgMzE"}
+	for i, p := range parents {
+		m := &protocol.ClientRequest{RequestID: protocol.RequestID(i + 1), Payload: []byte("incr"),
+			Ext: &protocol.Extensions{TraceParent: p, TraceState: states[i]}}
+		tr.received(1, "s", m)
+		if tr.parent.sc.IsValid() {
+			t.Fatalf("receipt %d left its parent in the reused context", i)
+		}
+	}
+	for i := range parents {
+		tr.sent(1, "s", &protocol.ClientResponse{RequestID: protocol.RequestID(i + 1)})
+	}
+	spans := exp.GetSpans()
+	if len(spans) != len(parents) {
+		t.Fatalf("%d spans, want %d", len(spans), len(parents))
+	}
+	for i, s := range spans {
+		want, ok := telemetry.ParseTraceParent(parents[i])
+		if !ok {
+			t.Fatal("bad test traceparent")
+		}
+		got := s.Parent
+		if got.TraceID() != want.TraceID() || got.SpanID() != want.SpanID() || !got.IsRemote() ||
+			got.TraceFlags() != want.TraceFlags() || got.TraceState().String() != states[i] {
+			t.Errorf("span %d: parent %v/%v remote=%v state %q, want %v/%v remote state %q", i,
+				got.TraceID(), got.SpanID(), got.IsRemote(), got.TraceState().String(), want.TraceID(), want.SpanID(), states[i])
+		}
+		if s.SpanContext.TraceID() != want.TraceID() {
+			t.Errorf("span %d in trace %v, want the client's %v", i, s.SpanContext.TraceID(), want.TraceID())
+		}
+	}
+}
+
+// A traced receipt and reply allocate no more than the SDK itself needs for a span
+// started from a ready context, given its attributes and ended: the tracer adds no
+// allocation of its own (no context, no boxed parent, no attribute slice).
+func TestTracerReceiptAllocatesOnlyTheSDKs(t *testing.T) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewNoopExporter()))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tr := newTracer(tp, "node-1", testLogger())
+	const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	msg := decodedRequest(t, tracedRequest(t, 1, parent))
+	var resp protocol.ServerMessage = &protocol.ClientResponse{RequestID: 1, Result: []byte("1")}
+	ours := testing.AllocsPerRun(1000, func() {
+		tr.received(1, "s", msg)
+		tr.sent(1, "s", resp)
+	})
+	if len(tr.open) != 0 {
+		t.Fatal("the reply did not end the span")
+	}
+	sc, _ := telemetry.ParseTraceParent(parent)
+	ctx := trace.ContextWithRemoteSpanContext(context.Background(), sc)
+	sdkTracer := tp.Tracer(telemetry.ScopeName)
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+	attrs := []attribute.KeyValue{telemetry.AttrSessionID.String("s"), telemetry.AttrRequestID.Int64(1), telemetry.AttrMemberID.String("node-1")}
+	sdk := testing.AllocsPerRun(1000, func() {
+		_, span := sdkTracer.Start(ctx, telemetry.SpanServerCommand, opts...)
+		span.SetAttributes(attrs...)
+		span.End()
+	})
+	if ours > sdk {
+		t.Fatalf("receipt and reply: %v allocations, the SDK's own span work %v", ours, sdk)
 	}
 }
