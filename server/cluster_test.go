@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -66,11 +67,21 @@ func TestCreateViaFollowerIsRedirected(t *testing.T) {
 // Commands are applied exactly once while the leader is killed mid-stream: the client
 // continues on the new leader and re-sends what was pending; the retries are answered
 // from the response cache, not run again.
+// It runs with the transport's epoll poller (the default) and with a goroutine per
+// client connection (Config.DisableClientPoller).
 func TestExactlyOnceAcrossLeaderKill(t *testing.T) {
+	for _, disable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("DisableClientPoller=%v", disable), func(t *testing.T) {
+			exactlyOnceAcrossLeaderKill(t, func(c *Config) { c.DisableClientPoller = disable })
+		})
+	}
+}
+
+func exactlyOnceAcrossLeaderKill(t *testing.T, tune func(*Config)) {
 	checkLeaks(t)
 	ctx := ctxFor(t, 120*time.Second)
 	apps := map[*counterApp]bool{}
-	cl := newCluster(t, 3, nil, func() session.Application {
+	cl := newCluster(t, 3, tune, func() session.Application {
 		a := &counterApp{}
 		apps[a] = true
 		return a

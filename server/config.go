@@ -111,6 +111,12 @@ type Config struct {
 	// connection, and at 1 s they were half of an idle leader's writes. Default 5 s;
 	// must be below the heartbeat timeout.
 	ClientHeartbeat time.Duration
+	// DisableClientPoller serves every client connection with a reader goroutine of its
+	// own (about 5 KB more per connection) instead of the transport's epoll set, which
+	// holds idle connections without a goroutine (zmtp.WithPoller; Linux only). Worth it
+	// only for a member whose clients are all busy: there the poller costs some CPU per
+	// message (docs/transport.md). Default false: the poller.
+	DisableClientPoller bool
 	// CloseLinger bounds how long a connection the gateway closes may stay open so that
 	// the messages sent to it just before (a rejection, a redirect) are flushed and the
 	// peer closes first; also the final flush of a graceful shutdown. Default 1 s.

@@ -154,7 +154,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 
 	topts := append([]zmtp.Option{zmtp.WithLogger(log.With("component", "zmtp")),
 		zmtp.WithMaxConnections(cfg.MaxConnections), zmtp.WithMaxMessageSize(cfg.MaxMessageSize),
-		zmtp.WithHeartbeat(cfg.ClientHeartbeat, zmtp.DefaultHeartbeatTimeout, zmtp.DefaultHeartbeatTTL)}, o.transport...)
+		zmtp.WithHeartbeat(cfg.ClientHeartbeat, zmtp.DefaultHeartbeatTimeout, zmtp.DefaultHeartbeatTTL),
+		zmtp.WithPoller(!cfg.DisableClientPoller)}, o.transport...)
 	tr, err := zmtp.Listen(context.Background(), cfg.ClientAddr, topts...)
 	if err != nil {
 		return fail(fmt.Errorf("server: client listener: %w", err))

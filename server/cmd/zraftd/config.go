@@ -53,6 +53,7 @@ func parseSettings(args []string, getenv func(string) string, usage io.Writer) (
 	fs.DurationVar(&c.RedeliveryMax, "redelivery-max", 30*time.Second, "cap of the redelivery delay")
 	fs.DurationVar(&c.FlushInterval, "flush-interval", time.Second, "how often session activity and acknowledgements are written to the log")
 	fs.DurationVar(&c.ClientHeartbeat, "client-heartbeat", server.DefaultClientHeartbeat, "how often a ZMTP PING goes to each client connection (below 10s)")
+	clientPoller := fs.Bool("client-poller", true, "hold idle client connections in an epoll set instead of a goroutine each (Linux); false for members whose clients are all busy")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 1024, "requests and queries per session waiting for the log")
 	fs.IntVar(&c.MaxCachedResponses, "max-cached-responses", 1024, "cached responses per session")
 	fs.IntVar(&c.MaxPendingRequests, "max-pending-requests", 1024, "unacknowledged server requests per session")
@@ -116,6 +117,7 @@ func parseSettings(args []string, getenv func(string) string, usage io.Writer) (
 			c.Join = append(c.Join, a)
 		}
 	}
+	c.DisableClientPoller = !*clientPoller
 	*c = c.WithDefaults()
 	if err := c.Validate(); err != nil {
 		return s, err

@@ -70,3 +70,24 @@ func TestBinaryTelemetryConsoleWritesToStdout(t *testing.T) {
 		}
 	}
 }
+
+func TestClientPollerFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		env     map[string]string
+		disable bool
+	}{
+		{nil, nil, false},
+		{[]string{"--client-poller=false"}, nil, true},
+		{nil, map[string]string{"ZRAFT_CLIENT_POLLER": "false"}, true},
+		{[]string{"--client-poller=true"}, map[string]string{"ZRAFT_CLIENT_POLLER": "false"}, false},
+	} {
+		s, err := parseSettings(tc.args, env(tc.env), nil)
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.args, tc.env, err)
+		}
+		if s.cfg.DisableClientPoller != tc.disable {
+			t.Errorf("%v %v: DisableClientPoller = %v, want %v", tc.args, tc.env, s.cfg.DisableClientPoller, tc.disable)
+		}
+	}
+}
