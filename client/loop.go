@@ -71,14 +71,10 @@ type loop struct {
 	failure                          atomic.Pointer[string]
 
 	// For span attributes: the session's id once created; the member whose message
-	// the engine is handling (set around that Step only); the id the next command
-	// admitted by the engine gets (the engine numbers them 1, 2, 3, … in Submit order,
-	// Status.NextRequestID; counted here because Status copies the member list and
-	// walks every pending call; counted only with a tracer); scratch for SetAttributes.
-	session       string
-	from          protocol.MemberID
-	nextRequestID protocol.RequestID
-	attrs         [3]attribute.KeyValue
+	// the engine is handling (set around that Step only); scratch for SetAttributes.
+	session string
+	from    protocol.MemberID
+	attrs   [3]attribute.KeyValue
 }
 
 // backlogged is a server request waiting for room in the ServerRequests channel, with
@@ -95,8 +91,6 @@ func newLoop(c *Client, eng *clientsession.Engine, ready chan error) *loop {
 		conns:     make(map[clientsession.ConnID]*conn),
 		calls:     make(map[clientsession.Handle]*Call),
 		closeSent: make(map[clientsession.ConnID]bool),
-
-		nextRequestID: 1,
 	}
 }
 
@@ -165,14 +159,14 @@ func (l *loop) handle(o op) {
 		if o.query {
 			err = l.query(h, o)
 		} else {
+			id := l.eng.NextRequestID()
 			err = l.step(clientsession.Submit{Handle: h, Payload: o.payload,
 				TraceParent: o.traceParent, TraceState: o.traceState})
 			if l.c.opts.tracer != nil && err == nil {
-				// Admitted (a refusal is delivered at once): it took the next id. Only
-				// spans use it, and with a tracer every command is counted here.
+				// Admitted (a refusal is delivered at once): it took that id. Only spans
+				// use it.
 				if _, pending := l.calls[h]; pending {
-					o.call.reqID = l.nextRequestID
-					l.nextRequestID++
+					o.call.reqID = id
 				}
 			}
 		}

@@ -142,6 +142,10 @@ func (e *Engine) ignore(what, why string) { e.emit(Ignored{What: what, Why: why}
 // State returns the engine's state.
 func (e *Engine) State() State { return e.state }
 
+// NextRequestID is the id the next admitted command gets (Status.NextRequestID, without
+// the snapshot's copying).
+func (e *Engine) NextRequestID() protocol.RequestID { return e.calls.nextID }
+
 // Status is a snapshot of the engine for metrics and debugging.
 type Status struct {
 	State     State
