@@ -3,8 +3,8 @@ package otlphttp
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
