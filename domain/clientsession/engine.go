@@ -243,7 +243,16 @@ func (e *Engine) expire(why string) {
 // send encodes m for the current connection. The messages the engine builds are valid
 // by construction (calls are encoded once when they come in), so failing here is a bug.
 func (e *Engine) send(m protocol.ClientMessage) {
-	b, err := protocol.AppendClientMessage(nil, m)
+	// Room for the header, the fixed fields and a trace context, plus the payload: one
+	// allocation per message instead of a few as append grows the buffer.
+	size := 128
+	switch m := m.(type) {
+	case *protocol.ClientRequest:
+		size += len(m.Payload)
+	case *protocol.Query:
+		size += len(m.Payload)
+	}
+	b, err := protocol.AppendClientMessage(make([]byte, 0, size), m)
 	if err != nil {
 		panic(fmt.Sprintf("clientsession: encoding %T: %v", m, err))
 	}
