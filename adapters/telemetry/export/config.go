@@ -6,11 +6,15 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/zraft/zraft/adapters/telemetry/spanrec"
 )
 
 // Exporter names, as OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER spell them.
@@ -65,15 +69,16 @@ type Config struct {
 	// ConsoleWriter is where the console exporters write; default os.Stdout.
 	ConsoleWriter io.Writer
 
-	// SpanProcessors are added to the tracer provider and turn tracing on, whatever the
-	// exporters; tests pass an in-memory exporter here (sdktrace.NewSimpleSpanProcessor
-	// around tracetest.NewInMemoryExporter).
-	SpanProcessors []sdktrace.SpanProcessor
+	// SpanExporters receive the spans too, and turn tracing on whatever the exporters
+	// named above; tests pass tracetest.NewInMemoryExporter() here. Spans reach them in
+	// batches (OTEL_BSP_*): call Provider.ForceFlush before reading an in-memory one.
+	// An exporter that also implements spanrec.FastExporter is called through it.
+	SpanExporters []sdktrace.SpanExporter
 	// MetricReaders are added to the meter provider and turn metrics on, e.g. an
 	// sdkmetric.ManualReader in tests.
 	MetricReaders []sdkmetric.Reader
-	// Sampler overrides OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (read by the SDK;
-	// default parentbased_always_on).
+	// Sampler overrides OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default
+	// parentbased_always_on).
 	Sampler sdktrace.Sampler
 }
 
@@ -85,7 +90,79 @@ const (
 	envOTLPProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
 	envOTLPTracesProtocol  = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 	envOTLPMetricsProtocol = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+	envTracesSampler       = "OTEL_TRACES_SAMPLER"
+	envTracesSamplerArg    = "OTEL_TRACES_SAMPLER_ARG"
+	envBSPScheduleDelay    = "OTEL_BSP_SCHEDULE_DELAY"
+	envBSPExportTimeout    = "OTEL_BSP_EXPORT_TIMEOUT"
+	envBSPMaxQueueSize     = "OTEL_BSP_MAX_QUEUE_SIZE"
+	envBSPMaxExportBatch   = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
 )
+
+// samplerFromEnv is the sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name,
+// as the specification defines them; default parentbased_always_on. A sampler this
+// package does not know (jaeger_remote, xray, …) or a bad ratio is an ErrInvalidEnv:
+// better a member that refuses to start than one that samples otherwise than asked.
+func samplerFromEnv() (sdktrace.Sampler, error) {
+	name := strings.ToLower(strings.TrimSpace(os.Getenv(envTracesSampler)))
+	ratio := func() (float64, error) {
+		arg := strings.TrimSpace(os.Getenv(envTracesSamplerArg))
+		if arg == "" {
+			return 1, nil
+		}
+		r, err := strconv.ParseFloat(arg, 64)
+		if err != nil || r < 0 || r > 1 {
+			return 0, fmt.Errorf("%w: %s=%q is not a ratio between 0 and 1", ErrInvalidEnv, envTracesSamplerArg, arg)
+		}
+		return r, nil
+	}
+	switch name {
+	case "", "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
+	case "always_on":
+		return sdktrace.AlwaysSample(), nil
+	case "always_off":
+		return sdktrace.NeverSample(), nil
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
+	case "traceidratio", "parentbased_traceidratio":
+		r, err := ratio()
+		if err != nil {
+			return nil, err
+		}
+		if name == "traceidratio" {
+			return sdktrace.TraceIDRatioBased(r), nil
+		}
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), nil
+	}
+	return nil, fmt.Errorf("%w: %s=%q (want always_on, always_off, traceidratio or their parentbased_ forms)",
+		ErrInvalidEnv, envTracesSampler, name)
+}
+
+// batchFromEnv reads the batching variables (OTEL_BSP_*; times in milliseconds) into
+// the span recorder's options; unset ones keep its defaults, the specification's.
+func batchFromEnv() (spanrec.Options, error) {
+	var o spanrec.Options
+	for _, v := range []struct {
+		key string
+		set func(int)
+	}{
+		{envBSPScheduleDelay, func(n int) { o.ScheduleDelay = time.Duration(n) * time.Millisecond }},
+		{envBSPExportTimeout, func(n int) { o.ExportTimeout = time.Duration(n) * time.Millisecond }},
+		{envBSPMaxQueueSize, func(n int) { o.MaxQueueSize = n }},
+		{envBSPMaxExportBatch, func(n int) { o.MaxExportBatchSize = n }},
+	} {
+		s := strings.TrimSpace(os.Getenv(v.key))
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return o, fmt.Errorf("%w: %s=%q is not a positive integer", ErrInvalidEnv, v.key, s)
+		}
+		v.set(n)
+	}
+	return o, nil
+}
 
 // sdkDisabled reports OTEL_SDK_DISABLED, which the Go SDK does not read itself. As the
 // specification says, only "true" (any case) disables; any other value but "false" is

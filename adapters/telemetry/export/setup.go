@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
@@ -27,6 +27,8 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/zraft/zraft/adapters/telemetry"
+	"github.com/zraft/zraft/adapters/telemetry/otlphttp"
+	"github.com/zraft/zraft/adapters/telemetry/spanrec"
 )
 
 // Provider holds the tracer and meter providers Setup built, and what exports them.
@@ -34,7 +36,7 @@ import (
 type Provider struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
-	sdkTracer      *sdktrace.TracerProvider // nil when tracing is off
+	spans          *spanrec.Provider        // nil when tracing is off
 	sdkMeter       *sdkmetric.MeterProvider // nil when metrics are off
 	promRegistry   *prometheus.Registry     // nil without the Prometheus exporter
 
@@ -63,7 +65,7 @@ func Setup(ctx context.Context, cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	tracing := len(traceExporters) > 0 || len(cfg.SpanProcessors) > 0
+	tracing := len(traceExporters) > 0 || len(cfg.SpanExporters) > 0
 	metering := len(metricExporters) > 0 || len(cfg.MetricReaders) > 0
 	if !tracing && !metering {
 		return p, nil
@@ -106,25 +108,36 @@ func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 	return res, nil
 }
 
+// setupTraces builds the lean span recorder (package spanrec) around the exporters:
+// it records and exports zraft's spans at a fraction of the SDK provider's cost
+// (docs/operations-telemetry.md, "Tracing cost").
 func (p *Provider) setupTraces(ctx context.Context, cfg Config, res *resource.Resource, names []string) error {
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if cfg.Sampler != nil {
-		opts = append(opts, sdktrace.WithSampler(cfg.Sampler))
-	}
-	// The tracer provider owns each exporter from here on, so that a failure further
-	// down shuts down the ones already made.
-	tp := sdktrace.NewTracerProvider(opts...)
-	p.sdkTracer, p.tracerProvider = tp, tp
-	for _, sp := range cfg.SpanProcessors {
-		tp.RegisterSpanProcessor(sp)
-	}
-	for _, name := range names {
-		exp, err := newSpanExporter(ctx, cfg, name)
+	sampler := cfg.Sampler
+	if sampler == nil {
+		s, err := samplerFromEnv()
 		if err != nil {
 			return err
 		}
-		tp.RegisterSpanProcessor(sdktrace.NewBatchSpanProcessor(exp))
+		sampler = s
 	}
+	batch, err := batchFromEnv()
+	if err != nil {
+		return err
+	}
+	exps := slices.Clone(cfg.SpanExporters)
+	for _, name := range names {
+		exp, err := newSpanExporter(ctx, cfg, name)
+		if err != nil {
+			for _, made := range exps[len(cfg.SpanExporters):] {
+				_ = made.Shutdown(ctx)
+			}
+			return err
+		}
+		exps = append(exps, exp)
+	}
+	batch.Resource, batch.Sampler, batch.Exporters = res, sampler, exps
+	tp := spanrec.New(batch)
+	p.spans, p.tracerProvider = tp, tp
 	return nil
 }
 
@@ -140,7 +153,13 @@ func newSpanExporter(ctx context.Context, cfg Config, name string) (sdktrace.Spa
 		if proto == ProtocolGRPC {
 			return otlptracegrpc.New(ctx)
 		}
-		return otlptracehttp.New(ctx)
+		// Our own OTLP/HTTP exporter: it encodes the spans straight from the
+		// recorder's memory, where the SDK's builds protocol buffer structs first.
+		exp, err := otlphttp.New(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidEnv, err)
+		}
+		return exp, nil
 	}
 	return nil, fmt.Errorf("%w: %q for traces", ErrUnknownExporter, name)
 }
@@ -219,7 +238,7 @@ func (p *Provider) Tracer() trace.Tracer { return p.tracerProvider.Tracer(teleme
 func (p *Provider) Meter() metric.Meter { return p.meterProvider.Meter(telemetry.ScopeName) }
 
 // TracesEnabled reports whether spans are exported anywhere.
-func (p *Provider) TracesEnabled() bool { return p.sdkTracer != nil }
+func (p *Provider) TracesEnabled() bool { return p.spans != nil }
 
 // MetricsEnabled reports whether measurements are exported or served anywhere.
 func (p *Provider) MetricsEnabled() bool { return p.sdkMeter != nil }
@@ -242,8 +261,8 @@ func (p *Provider) PrometheusHandler() http.Handler {
 // ForceFlush exports the spans and measurements buffered so far.
 func (p *Provider) ForceFlush(ctx context.Context) error {
 	var errs []error
-	if p.sdkTracer != nil {
-		errs = append(errs, p.sdkTracer.ForceFlush(ctx))
+	if p.spans != nil {
+		errs = append(errs, p.spans.ForceFlush(ctx))
 	}
 	if p.sdkMeter != nil {
 		errs = append(errs, p.sdkMeter.ForceFlush(ctx))
@@ -257,8 +276,8 @@ func (p *Provider) ForceFlush(ctx context.Context) error {
 func (p *Provider) Shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() {
 		var errs []error
-		if p.sdkTracer != nil {
-			errs = append(errs, p.sdkTracer.Shutdown(ctx))
+		if p.spans != nil {
+			errs = append(errs, p.spans.Shutdown(ctx))
 		}
 		if p.sdkMeter != nil {
 			errs = append(errs, p.sdkMeter.Shutdown(ctx))

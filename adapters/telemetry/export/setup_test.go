@@ -67,8 +67,7 @@ func TestOffByDefault(t *testing.T) {
 
 func TestSDKDisabledWins(t *testing.T) {
 	setEnv(t, "OTEL_SDK_DISABLED", "true", "OTEL_TRACES_EXPORTER", "console", "OTEL_METRICS_EXPORTER", "prometheus")
-	p := setup(t, export.Config{Console: true, SpanProcessors: []sdktrace.SpanProcessor{
-		sdktrace.NewSimpleSpanProcessor(tracetest.NewInMemoryExporter())}})
+	p := setup(t, export.Config{Console: true, SpanExporters: []sdktrace.SpanExporter{tracetest.NewInMemoryExporter()}})
 	if p.TracesEnabled() || p.MetricsEnabled() {
 		t.Fatal("OTEL_SDK_DISABLED=true did not turn everything off")
 	}
@@ -172,23 +171,132 @@ func TestConsoleExporters(t *testing.T) {
 	}
 }
 
-// OTEL_TRACES_SAMPLER is honoured (the SDK reads it), and Config.Sampler overrides it.
+// OTEL_TRACES_SAMPLER is honoured, and Config.Sampler overrides it.
 func TestSamplerFromEnv(t *testing.T) {
 	setEnv(t, "OTEL_TRACES_SAMPLER", "always_off")
 	mem := tracetest.NewInMemoryExporter()
-	p := setup(t, export.Config{SpanProcessors: []sdktrace.SpanProcessor{sdktrace.NewSimpleSpanProcessor(mem)}})
+	p := setup(t, export.Config{SpanExporters: []sdktrace.SpanExporter{mem}})
 	_, span := p.Tracer().Start(context.Background(), "dropped")
 	span.End()
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if span.IsRecording() || len(mem.GetSpans()) != 0 {
 		t.Fatal("always_off sampled a span")
 	}
-	q := setup(t, export.Config{Sampler: sdktrace.AlwaysSample(), SpanProcessors: []sdktrace.SpanProcessor{sdktrace.NewSimpleSpanProcessor(mem)}})
+	q := setup(t, export.Config{Sampler: sdktrace.AlwaysSample(), SpanExporters: []sdktrace.SpanExporter{mem}})
 	_, span = q.Tracer().Start(context.Background(), "kept")
 	span.End()
+	if err := q.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if len(mem.GetSpans()) != 1 {
 		t.Fatal("Config.Sampler did not override the environment")
 	}
 }
+
+// Every sampler the specification names for OTEL_TRACES_SAMPLER, with its argument,
+// decides as it should: under a sampled and an unsampled remote parent, and as a root.
+func TestSamplerNames(t *testing.T) {
+	sampled := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled, Remote: true}))
+	unsampled := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, Remote: true}))
+	for _, c := range []struct {
+		sampler, arg             string
+		sampled, unsampled, root bool
+	}{
+		{"", "", true, false, true},
+		{"parentbased_always_on", "", true, false, true},
+		{"always_on", "", true, true, true},
+		{"always_off", "", false, false, false},
+		{"parentbased_always_off", "", true, false, false},
+		{"traceidratio", "0", false, false, false},
+		{"traceidratio", "1", true, true, true},
+		{"parentbased_traceidratio", "0", true, false, false},
+		{"PARENTBASED_TRACEIDRATIO", "1", true, false, true},
+	} {
+		t.Run(c.sampler+"="+c.arg, func(t *testing.T) {
+			setEnv(t, "OTEL_TRACES_SAMPLER", c.sampler, "OTEL_TRACES_SAMPLER_ARG", c.arg)
+			p := setup(t, export.Config{SpanExporters: []sdktrace.SpanExporter{tracetest.NewInMemoryExporter()}})
+			for _, x := range []struct {
+				what string
+				ctx  context.Context
+				want bool
+			}{{"sampled parent", sampled, c.sampled}, {"unsampled parent", unsampled, c.unsampled},
+				{"root", context.Background(), c.root}} {
+				_, span := p.Tracer().Start(x.ctx, "s")
+				if got := span.SpanContext().IsSampled(); got != x.want {
+					t.Errorf("%s: sampled %v, want %v", x.what, got, x.want)
+				}
+				span.End()
+			}
+		})
+	}
+}
+
+// Bad sampler and batching variables stop Setup with ErrInvalidEnv.
+func TestTraceEnvErrors(t *testing.T) {
+	for _, env := range [][]string{
+		{"OTEL_TRACES_SAMPLER", "jaeger_remote"},
+		{"OTEL_TRACES_SAMPLER", "traceidratio", "OTEL_TRACES_SAMPLER_ARG", "1.5"},
+		{"OTEL_TRACES_SAMPLER", "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG", "half"},
+		{"OTEL_BSP_SCHEDULE_DELAY", "soon"},
+		{"OTEL_BSP_MAX_QUEUE_SIZE", "0"},
+		{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-3"},
+		{"OTEL_BSP_EXPORT_TIMEOUT", "1.5"},
+	} {
+		t.Run(strings.Join(env, "="), func(t *testing.T) {
+			checkNoGoroutineLeak(t)
+			setEnv(t, env...)
+			p, err := export.Setup(context.Background(), export.Config{Traces: "console", ConsoleWriter: io.Discard})
+			if !errors.Is(err, export.ErrInvalidEnv) || p != nil {
+				t.Fatalf("Setup = %v, %v; want ErrInvalidEnv", p, err)
+			}
+		})
+	}
+}
+
+// OTEL_BSP_MAX_EXPORT_BATCH_SIZE and OTEL_BSP_SCHEDULE_DELAY shape the batches.
+func TestBatchEnv(t *testing.T) {
+	setEnv(t, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "3", "OTEL_BSP_SCHEDULE_DELAY", "3600000")
+	exp := &batchSizes{}
+	p := setup(t, export.Config{SpanExporters: []sdktrace.SpanExporter{exp}})
+	for range 7 {
+		_, span := p.Tracer().Start(context.Background(), "s")
+		span.End()
+	}
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	exp.mu.Lock()
+	defer exp.mu.Unlock()
+	total := 0
+	for _, n := range exp.sizes {
+		if n > 3 {
+			t.Fatalf("batch sizes %v, want none above 3", exp.sizes)
+		}
+		total += n
+	}
+	if total != 7 {
+		t.Fatalf("batch sizes %v, want 7 spans in all", exp.sizes)
+	}
+}
+
+// batchSizes is an exporter that records the size of each batch.
+type batchSizes struct {
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (b *batchSizes) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sizes = append(b.sizes, len(spans))
+	return nil
+}
+
+func (b *batchSizes) Shutdown(context.Context) error { return nil }
 
 // Two processes, each with its own Provider and in-memory exporter (as the client and
 // server tests will set them up): the member's span is a child of the client's, in the
@@ -196,8 +304,8 @@ func TestSamplerFromEnv(t *testing.T) {
 func TestOneTraceAcrossTwoProviders(t *testing.T) {
 	clearOTELEnv(t)
 	clientSpans, serverSpans := tracetest.NewInMemoryExporter(), tracetest.NewInMemoryExporter()
-	client := setup(t, export.Config{ServiceName: "client", SpanProcessors: []sdktrace.SpanProcessor{sdktrace.NewSimpleSpanProcessor(clientSpans)}})
-	server := setup(t, export.Config{ServiceName: "zraftd", SpanProcessors: []sdktrace.SpanProcessor{sdktrace.NewSimpleSpanProcessor(serverSpans)}})
+	client := setup(t, export.Config{ServiceName: "client", SpanExporters: []sdktrace.SpanExporter{clientSpans}})
+	server := setup(t, export.Config{ServiceName: "zraftd", SpanExporters: []sdktrace.SpanExporter{serverSpans}})
 
 	ctx, submit := client.Tracer().Start(context.Background(), telemetry.SpanClientSubmit, trace.WithSpanKind(trace.SpanKindClient))
 	wire := encodeRequest(t, ctx)
@@ -205,6 +313,11 @@ func TestOneTraceAcrossTwoProviders(t *testing.T) {
 	_, receive := server.Tracer().Start(serverCtx, telemetry.SpanServerCommand, trace.WithSpanKind(trace.SpanKindServer))
 	receive.End()
 	submit.End()
+	for _, p := range []*export.Provider{client, server} {
+		if err := p.ForceFlush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	c, s := clientSpans.GetSpans(), serverSpans.GetSpans()
 	if len(c) != 1 || len(s) != 1 {
