@@ -14,18 +14,35 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zraft/zraft/adapters/telemetry"
+	"github.com/zraft/zraft/adapters/telemetry/spanrec"
 	"github.com/zraft/zraft/client"
 	"github.com/zraft/zraft/domain/session"
 	"github.com/zraft/zraft/protocol"
 	"github.com/zraft/zraft/protocol/kvwire"
 )
 
-// tracedCluster starts a 3-member cluster and a real client sharing one tracer provider
-// that exports synchronously to memory.
-func tracedCluster(ctx context.Context, t *testing.T, newApp func() session.Application) (*tracetest.InMemoryExporter, *client.Client) {
+// memSpans is an in-memory exporter behind zraftd's span recorder (spanrec): GetSpans
+// flushes the recorder first, so that every span ended so far is there.
+type memSpans struct {
+	*tracetest.InMemoryExporter
+	tp *spanrec.Provider
+}
+
+// GetSpans returns the spans ended so far.
+func (m *memSpans) GetSpans() tracetest.SpanStubs {
+	if err := m.tp.ForceFlush(context.Background()); err != nil {
+		panic(err)
+	}
+	return m.InMemoryExporter.GetSpans()
+}
+
+// tracedCluster starts a 3-member cluster and a real client sharing one tracer provider,
+// the span recorder zraftd uses, that exports to memory.
+func tracedCluster(ctx context.Context, t *testing.T, newApp func() session.Application) (*memSpans, *client.Client) {
 	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	exp := &memSpans{InMemoryExporter: tracetest.NewInMemoryExporter()}
+	tp := spanrec.New(spanrec.Options{Exporters: []sdktrace.SpanExporter{exp.InMemoryExporter}})
+	exp.tp = tp
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	cl := newCluster(t, 3, nil, newApp, WithTracerProvider(tp))
 	cl.leader(ctx)
@@ -42,7 +59,7 @@ func tracedCluster(ctx context.Context, t *testing.T, newApp func() session.Appl
 	return exp, c
 }
 
-func spansNamed(exp *tracetest.InMemoryExporter, name string) []tracetest.SpanStub {
+func spansNamed(exp interface{ GetSpans() tracetest.SpanStubs }, name string) []tracetest.SpanStub {
 	var out []tracetest.SpanStub
 	for _, s := range exp.GetSpans() {
 		if s.Name == name {
@@ -66,7 +83,7 @@ func describe(spans tracetest.SpanStubs) string {
 // childOf checks that spans named child exist and that all are parent's children in
 // parent's trace (more than one if the client had to send again, e.g. after a leader
 // change), and returns the first.
-func childOf(t *testing.T, exp *tracetest.InMemoryExporter, parent tracetest.SpanStub, child string) tracetest.SpanStub {
+func childOf(t *testing.T, exp *memSpans, parent tracetest.SpanStub, child string) tracetest.SpanStub {
 	t.Helper()
 	cs := spansNamed(exp, child)
 	if len(cs) == 0 {
