@@ -212,13 +212,14 @@ func (p *Provider) alloc() *record {
 		p.records[n-1] = nil
 		p.records = p.records[:n-1]
 		p.freeMu.Unlock()
+		r.clean()
 		return r
 	}
 	p.freeMu.Unlock()
 	return new(record)
 }
 
-// free keeps reset records for later spans; past a queue's worth of free records, the
+// free keeps retired records for later spans; past a queue's worth of free records, the
 // GC gets them.
 func (p *Provider) free(rs ...*record) {
 	p.freeMu.Lock()
@@ -233,7 +234,7 @@ func (p *Provider) enqueue(s *record) {
 	if p.shutdown || len(p.queue) >= p.maxQueue {
 		p.mu.Unlock()
 		p.dropped.Add(1)
-		s.reset()
+		s.retire()
 		p.free(s)
 		return
 	}
@@ -322,7 +323,7 @@ func (p *Provider) export(ctx context.Context, batch []*record) {
 	clear(p.datas)
 	clear(p.snaps)
 	for _, r := range batch {
-		r.reset()
+		r.retire()
 	}
 	p.free(batch...)
 }

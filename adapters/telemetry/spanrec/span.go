@@ -61,12 +61,19 @@ type record struct {
 	inEvents [inlineEvents]sdktrace.Event
 }
 
-// reset clears r for its next span and bumps its generation, so that old handles stop
-// reaching it. The caller owns r: it was exported, or never queued. The mutex is left
-// alone: a stale handle may be waiting on it.
-func (r *record) reset() {
+// retire bumps r's generation, so that old handles stop reaching it; the caller owns r
+// (it was exported, or never queued) and hands it to Provider.free next. Clearing it
+// waits for its next Start (clean), on the goroutine that fills it again: the record's
+// memory then moves between cores once, not twice.
+func (r *record) retire() {
 	r.mu.Lock()
 	r.gen++
+	r.mu.Unlock()
+}
+
+// clean clears what the record's previous span left, except the mutex and the
+// generation. Nobody else reaches r: its old handles see another generation.
+func (r *record) clean() {
 	r.ended, r.sampled = false, false
 	r.tracer, r.sc, r.parent, r.name, r.kind = nil, trace.SpanContext{}, trace.SpanContext{}, "", 0
 	r.start, r.end = time.Time{}, time.Time{}
@@ -74,7 +81,6 @@ func (r *record) reset() {
 	clear(r.inEvents[:min(len(r.events), inlineEvents)])
 	r.attrs, r.events, r.links = nil, nil, nil
 	r.status, r.dAttrs, r.dEvents, r.dLinks = sdktrace.Status{}, 0, 0, 0
-	r.mu.Unlock()
 }
 
 // span is the handle of a recording span that Start returns: the record and its
@@ -121,7 +127,7 @@ func (s *span) End(options ...trace.SpanEndOption) {
 	if r.sampled {
 		s.p.enqueue(r)
 	} else {
-		r.reset()
+		r.retire()
 		s.p.free(r)
 	}
 }
