@@ -113,10 +113,27 @@ const (
 // zeros fills reserved length bytes (a varint takes at most 10).
 var zeros [10]byte
 
+// appendTag appends the tag of field num with wire type typ: one byte, computed at
+// compile time once inlined, for the field numbers below 16 this encoder writes.
+func appendTag(b []byte, num protowire.Number, typ protowire.Type) []byte {
+	if num < 16 {
+		return append(b, byte(num)<<3|byte(typ))
+	}
+	return protowire.AppendTag(b, num, typ)
+}
+
+// appendVarint appends v as a varint, with a fast path for one byte.
+func appendVarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return protowire.AppendVarint(b, v)
+}
+
 // openLen appends the tag of length-delimited field num and reserve bytes for its
 // length, and returns the buffer and the offset where the field's content starts.
 func openLen(b []byte, num protowire.Number, reserve int) ([]byte, int) {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = appendTag(b, num, protowire.BytesType)
 	b = append(b, zeros[:reserve]...)
 	return b, len(b)
 }
@@ -125,7 +142,7 @@ func openLen(b []byte, num protowire.Number, reserve int) ([]byte, int) {
 // as a minimal varint, moving the content if it does not take reserve bytes.
 func closeLen(b []byte, start, reserve int) []byte {
 	n := len(b) - start
-	size := protowire.SizeVarint(uint64(n))
+	size := sizeVarint(uint64(n))
 	hdr := start - reserve
 	switch {
 	case size < reserve:
@@ -136,7 +153,11 @@ func closeLen(b []byte, start, reserve int) []byte {
 		b = append(b, zeros[:extra]...)
 		copy(b[start+extra:], b[start:len(b)-extra])
 	}
-	protowire.AppendVarint(b[:hdr], uint64(n))
+	if size == 1 {
+		b[hdr] = byte(n)
+	} else {
+		protowire.AppendVarint(b[:hdr], uint64(n))
+	}
 	return b
 }
 
@@ -152,8 +173,10 @@ func validUTF8(s string) string {
 
 // appendString appends string field num, always (a oneof member).
 func appendString(b []byte, num protowire.Number, s string) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, validUTF8(s))
+	b = appendTag(b, num, protowire.BytesType)
+	s = validUTF8(s)
+	b = appendVarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // appendStringField appends string field num unless s is empty (proto3 default).
@@ -166,8 +189,9 @@ func appendStringField(b []byte, num protowire.Number, s string) []byte {
 
 // appendBytes appends bytes field num.
 func appendBytes(b []byte, num protowire.Number, v []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
+	b = appendTag(b, num, protowire.BytesType)
+	b = appendVarint(b, uint64(len(v)))
+	return append(b, v...)
 }
 
 // appendUint32Field appends varint field num unless v is 0.
@@ -175,8 +199,8 @@ func appendUint32Field(b []byte, num protowire.Number, v uint32) []byte {
 	if v == 0 {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(v))
+	b = appendTag(b, num, protowire.VarintType)
+	return appendVarint(b, uint64(v))
 }
 
 // appendFixed64Field appends fixed64 field num unless v is 0.
@@ -184,7 +208,7 @@ func appendFixed64Field(b []byte, num protowire.Number, v uint64) []byte {
 	if v == 0 {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.Fixed64Type)
+	b = appendTag(b, num, protowire.Fixed64Type)
 	return protowire.AppendFixed64(b, v)
 }
 
@@ -193,7 +217,7 @@ func appendFixed32Field(b []byte, num protowire.Number, v uint32) []byte {
 	if v == 0 {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.Fixed32Type)
+	b = appendTag(b, num, protowire.Fixed32Type)
 	return protowire.AppendFixed32(b, v)
 }
 
@@ -264,8 +288,8 @@ func appendTraceState(b []byte, num protowire.Number, ts trace.TraceState) []byt
 		n += len(k) + len(v) + 2
 		return true
 	})
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(n)) // #nosec G115 -- a length
+	b = appendTag(b, num, protowire.BytesType)
+	b = appendVarint(b, uint64(n)) // #nosec G115 -- a length
 	first := true
 	ts.Walk(func(k, v string) bool {
 		if !first {
@@ -287,13 +311,13 @@ func appendAnyValue(b []byte, num protowire.Number, v attribute.Value) []byte {
 	switch v.Type() {
 	case attribute.EMPTY:
 	case attribute.BOOL:
-		b = protowire.AppendTag(b, fAnyBool, protowire.VarintType)
-		b = protowire.AppendVarint(b, protowire.EncodeBool(v.AsBool()))
+		b = appendTag(b, fAnyBool, protowire.VarintType)
+		b = appendVarint(b, protowire.EncodeBool(v.AsBool()))
 	case attribute.INT64:
-		b = protowire.AppendTag(b, fAnyInt, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(v.AsInt64())) // #nosec G115 -- proto int64
+		b = appendTag(b, fAnyInt, protowire.VarintType)
+		b = appendVarint(b, uint64(v.AsInt64())) // #nosec G115 -- proto int64
 	case attribute.FLOAT64:
-		b = protowire.AppendTag(b, fAnyDouble, protowire.Fixed64Type)
+		b = appendTag(b, fAnyDouble, protowire.Fixed64Type)
 		b = protowire.AppendFixed64(b, math.Float64bits(v.AsFloat64()))
 	case attribute.STRING:
 		b = appendString(b, fAnyString, v.AsString())
@@ -341,12 +365,69 @@ func appendAnyValue(b []byte, num protowire.Number, v attribute.Value) []byte {
 	return closeLen(b, start, reserveSmall)
 }
 
-// appendKeyValue appends kv as KeyValue message field num.
+// appendKeyValue appends kv as KeyValue message field num. Scalar values, the usual
+// case, are written with their lengths computed up front (no content move).
 func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byte {
-	b, start := openLen(b, num, reserveSmall)
-	b = appendStringField(b, fKeyValueKey, string(kv.Key))
-	b = appendAnyValue(b, fKeyValueValue, kv.Value)
-	return closeLen(b, start, reserveSmall)
+	var size int // of the AnyValue content
+	var str string
+	var bits uint64
+	switch kv.Value.Type() {
+	case attribute.STRING:
+		str = validUTF8(kv.Value.AsString())
+		size = 1 + sizeVarint(uint64(len(str))) + len(str)
+	case attribute.INT64:
+		bits = uint64(kv.Value.AsInt64()) // #nosec G115 -- proto int64
+		size = 1 + sizeVarint(bits)
+	case attribute.BOOL:
+		bits = protowire.EncodeBool(kv.Value.AsBool())
+		size = 2
+	case attribute.FLOAT64:
+		bits = math.Float64bits(kv.Value.AsFloat64())
+		size = 9
+	default:
+		b, start := openLen(b, num, reserveSmall)
+		b = appendStringField(b, fKeyValueKey, string(kv.Key))
+		b = appendAnyValue(b, fKeyValueValue, kv.Value)
+		return closeLen(b, start, reserveSmall)
+	}
+	key := validUTF8(string(kv.Key))
+	n := 1 + sizeVarint(uint64(size)) + size
+	if key != "" {
+		n += 1 + sizeVarint(uint64(len(key))) + len(key)
+	}
+	b = appendTag(b, num, protowire.BytesType)
+	b = appendVarint(b, uint64(n))
+	if key != "" {
+		b = appendTag(b, fKeyValueKey, protowire.BytesType)
+		b = appendVarint(b, uint64(len(key)))
+		b = append(b, key...)
+	}
+	b = appendTag(b, fKeyValueValue, protowire.BytesType)
+	b = appendVarint(b, uint64(size))
+	switch kv.Value.Type() {
+	case attribute.STRING:
+		b = appendTag(b, fAnyString, protowire.BytesType)
+		b = appendVarint(b, uint64(len(str)))
+		b = append(b, str...)
+	case attribute.INT64:
+		b = appendTag(b, fAnyInt, protowire.VarintType)
+		b = appendVarint(b, bits)
+	case attribute.BOOL:
+		b = appendTag(b, fAnyBool, protowire.VarintType)
+		b = append(b, byte(bits))
+	default: // FLOAT64
+		b = appendTag(b, fAnyDouble, protowire.Fixed64Type)
+		b = protowire.AppendFixed64(b, bits)
+	}
+	return b
+}
+
+// sizeVarint is protowire.SizeVarint with a fast path for one byte.
+func sizeVarint(v uint64) int {
+	if v < 0x80 {
+		return 1
+	}
+	return protowire.SizeVarint(v)
 }
 
 // appendAttributes appends each of attrs as KeyValue field num.
@@ -401,8 +482,8 @@ func appendSpan(b []byte, num protowire.Number, s *Span) []byte {
 	}
 	b = appendStringField(b, fSpanName, s.Name)
 	if k := spanKind(s.Kind); k != kindUnspecified {
-		b = protowire.AppendTag(b, fSpanKind, protowire.VarintType)
-		b = protowire.AppendVarint(b, k)
+		b = appendTag(b, fSpanKind, protowire.VarintType)
+		b = appendVarint(b, k)
 	}
 	b = appendFixed64Field(b, fSpanStartTime, unixNanos(s.Start))
 	b = appendFixed64Field(b, fSpanEndTime, unixNanos(s.End))
@@ -423,8 +504,8 @@ func appendSpan(b []byte, num protowire.Number, s *Span) []byte {
 		st = appendStringField(st, fStatusMessage, s.Status.Description)
 	}
 	if code != statusUnset {
-		st = protowire.AppendTag(st, fStatusCode, protowire.VarintType)
-		st = protowire.AppendVarint(st, code)
+		st = appendTag(st, fStatusCode, protowire.VarintType)
+		st = appendVarint(st, code)
 	}
 	b = closeLen(st, sstart, reserveSmall)
 	b = appendFixed32Field(b, fSpanFlags, spanFlags(s.SpanContext.TraceFlags(), s.Parent))
