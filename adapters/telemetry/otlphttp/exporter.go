@@ -144,6 +144,7 @@ type buffers struct {
 	spans  []Span
 	scopes []instrumentation.Scope
 	groups []resourceGroup
+	idx    []int // resource group of each span in ExportSpans
 }
 
 // resourceGroup is the spans of one resource in ExportSpans.
@@ -287,7 +288,8 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	// Group by resource (by attribute set, as the SDK's exporter does), then lay out
 	// each group's spans contiguously.
 	groups := bufs.groups[:0]
-	idx := make([]int, len(spans))
+	bufs.idx = grow(bufs.idx, len(spans))
+	idx := bufs.idx
 	n := 0
 	for i, sd := range spans {
 		idx[i] = -1
