@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/zraft/zraft/adapters/telemetry"
 	"github.com/zraft/zraft/adapters/telemetry/export"
 	"github.com/zraft/zraft/server"
@@ -45,7 +47,9 @@ func run(args []string) int {
 	defer stop()
 
 	// Metrics: Prometheus on the admin listener's /metrics, plus whatever the OTEL_*
-	// environment asks for (traces and OTLP export; off when unset).
+	// environment asks for (traces and OTLP export; off when unset). Export failures
+	// and dropped spans are logged, not printed through the standard log package.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("zraftd: telemetry", "err", err) }))
 	tel, err := export.Setup(ctx, export.Config{ServiceName: "zraftd", InstanceID: s.cfg.MemberID, Prometheus: true,
 		Console: s.telemetryConsole})
 	if err != nil {
