@@ -386,8 +386,12 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	e.mu.Unlock()
 	select {
 	case <-e.drained:
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		select {
+		case <-e.drained:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if e.transport != nil {
 		e.transport.CloseIdleConnections()

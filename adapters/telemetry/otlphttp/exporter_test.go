@@ -562,3 +562,19 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownIdleWithDoneContext: with nothing in flight, Shutdown succeeds even
+// with a context that has already ended.
+func TestShutdownIdleWithDoneContext(t *testing.T) {
+	for range 20 {
+		e, err := New(context.Background(), WithEndpointURL("http://127.0.0.1:1/v1/traces"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := e.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	}
+}
