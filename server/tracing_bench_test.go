@@ -5,13 +5,18 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/zraft/zraft/adapters/telemetry/otlphttp"
+	"github.com/zraft/zraft/adapters/telemetry/spanrec"
 	"github.com/zraft/zraft/client"
 	"github.com/zraft/zraft/domain/session"
 	"github.com/zraft/zraft/protocol"
@@ -33,18 +38,24 @@ func processCPU(tb testing.TB) time.Duration {
 // replicating to two followers; all three run in this process, so their CPU counts):
 //
 //   - off: no tracer provider anywhere (what runs is the off-path hooks);
-//   - member: the members trace, the client sends no trace context (the members only
-//     look for one);
-//   - both: client and members trace every command (AlwaysSample), with the SDK set up
-//     as adapters/telemetry/export sets it up for OTLP: a BatchSpanProcessor, here in
-//     front of an exporter that discards the batches.
+//   - member: the members trace with zraftd's recorder, the client sends no trace
+//     context (the members only look for one);
+//   - both: client and members trace every command (AlwaysSample) as export.Setup sets
+//     it up for OTLP over HTTP: the span recorder (adapters/telemetry/spanrec) and the
+//     otlphttp exporter, posting every batch to a collector process (the test binary
+//     itself, see collector_test.go) that reads the request and discards it;
+//   - recorder: the same, with an exporter that discards the spans it is handed
+//     (recording alone, without encoding and posting);
+//   - sdk: client and members trace every command with the OpenTelemetry SDK's own
+//     provider and batch span processor in front of an exporter that discards (what
+//     zraft used before spanrec; for comparison).
 //
 // Besides cmd/s it reports cpu-µs/cmd, the process's user+system CPU time over the timed
 // loop divided by b.N: on a shared machine CPU per command is far less noisy than
 // throughput. Issue 9's overhead targets compare the modes.
 func BenchmarkSubmitTracing(b *testing.B) {
 	for _, members := range []int{1, 3} {
-		for _, mode := range []string{"off", "member", "both"} {
+		for _, mode := range []string{"off", "member", "both", "recorder", "sdk"} {
 			b.Run(fmt.Sprintf("%dm/%s", members, mode), func(b *testing.B) {
 				benchSubmitTracing(b, members, mode)
 			})
@@ -52,17 +63,47 @@ func BenchmarkSubmitTracing(b *testing.B) {
 	}
 }
 
+// benchTracerProvider returns the tracer provider of a BenchmarkSubmitTracing mode
+// (nil for off), shut down when the benchmark ends; a recorder that dropped spans fails
+// the benchmark (the figures would flatter it).
+func benchTracerProvider(b *testing.B, mode string) trace.TracerProvider {
+	switch mode {
+	case "off":
+		return nil
+	case "sdk":
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
+			sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		return tp
+	}
+	var exp sdktrace.SpanExporter = discardFast{tracetest.NewNoopExporter()}
+	if mode != "recorder" {
+		e, err := otlphttp.New(context.Background(), otlphttp.WithEndpointURL(startCollector(b)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		exp = e
+	}
+	var failed atomic.Int64
+	tp := spanrec.New(spanrec.Options{Sampler: sdktrace.AlwaysSample(), Exporters: []sdktrace.SpanExporter{exp},
+		ErrorHandler: func(err error) { failed.Add(1); b.Log(err) }})
+	b.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		if d := tp.Dropped(); d > 0 || failed.Load() > 0 {
+			b.Errorf("%d spans dropped, %d export errors", d, failed.Load())
+		}
+	})
+	return tp
+}
+
 func benchSubmitTracing(b *testing.B, members int, mode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var sopts []Option
 	copts := []client.Option{client.WithLogger(testLogger())}
-	if mode != "off" {
-		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
-			sdktrace.WithBatcher(tracetest.NewNoopExporter()))
-		defer func() { _ = tp.Shutdown(context.Background()) }()
+	if tp := benchTracerProvider(b, mode); tp != nil {
 		sopts = append(sopts, WithTracerProvider(tp))
-		if mode == "both" {
+		if mode != "member" {
 			copts = append(copts, client.WithTracerProvider(tp))
 		}
 	}
@@ -168,3 +209,8 @@ func BenchmarkTracerCommand(b *testing.B) {
 		})
 	}
 }
+
+// discardFast is a spanrec.FastExporter that discards.
+type discardFast struct{ *tracetest.NoopExporter }
+
+func (discardFast) Export(context.Context, *resource.Resource, []otlphttp.Span) error { return nil }
