@@ -111,18 +111,20 @@ func (s *span) lock() *record {
 // End ends the span: its end time is now (or the option's timestamp) and, if sampled,
 // it goes to the exporters with the next batch. Calls after the first do nothing.
 func (s *span) End(options ...trace.SpanEndOption) {
-	now := time.Now()
 	r := s.lock()
 	if r == nil {
 		return
 	}
 	r.ended = true
+	var end time.Time
 	if len(options) > 0 {
-		if c := trace.NewSpanEndConfig(options...); !c.Timestamp().IsZero() {
-			now = c.Timestamp()
-		}
+		c := trace.NewSpanEndConfig(options...)
+		end = c.Timestamp()
 	}
-	r.end = now
+	if end.IsZero() {
+		end = r.now()
+	}
+	r.end = end
 	r.mu.Unlock()
 	if r.sampled {
 		s.p.enqueue(r)
@@ -136,17 +138,21 @@ func (s *span) End(options ...trace.SpanEndOption) {
 // its attributes.
 func (s *span) AddEvent(name string, options ...trace.EventOption) {
 	var (
-		ts    time.Time
+		ts    time.Time // zero: now, read under the record's lock
 		attrs []attribute.KeyValue
 	)
-	if len(options) == 0 {
-		ts = time.Now()
-	} else {
+	if len(options) > 0 {
 		c := trace.NewEventConfig(options...)
 		ts, attrs = c.Timestamp(), c.Attributes()
 	}
 	s.addEvent(name, ts, attrs)
 }
+
+// now is the current time as the span's start plus the time elapsed since on the
+// monotonic clock, as the SDK ends its spans: one clock read instead of time.Now's two
+// (wall and monotonic), and durations that a wall-clock step cannot make negative.
+// The caller holds r.mu.
+func (r *record) now() time.Time { return r.start.Add(time.Since(r.start)) }
 
 func (s *span) addEvent(name string, ts time.Time, attrs []attribute.KeyValue) {
 	r := s.lock()
@@ -157,6 +163,9 @@ func (s *span) addEvent(name string, ts time.Time, attrs []attribute.KeyValue) {
 	if len(r.events) >= maxEvents {
 		r.dEvents++
 		return
+	}
+	if ts.IsZero() {
+		ts = r.now()
 	}
 	ev := sdktrace.Event{Name: name, Time: ts}
 	if len(attrs) > 0 {
