@@ -33,12 +33,14 @@ import (
 //
 // Modes: "untraced" encodes and decodes the same request without extension block and
 // runs the off hooks (what an untraced command does of the above); "recorder" is zraftd's
-// set-up (spanrec and otlphttp, every trace sampled); "sdk" the OpenTelemetry SDK's
+// set-up (spanrec and otlphttp, every trace sampled); "recorder-ratio-0.1" the same with
+// OTEL_TRACES_SAMPLER=parentbased_traceidratio and a ratio of 0.1 on both sides (the
+// other nine commands in ten still carry an unsampled trace context); "sdk" the OpenTelemetry SDK's
 // provider with its batch span processor and OTLP/HTTP exporter. cpu-ns/cmd is the
 // process's CPU time per iteration, export goroutine and garbage collection included; a
 // mode's tracing cost is its figure minus untraced's.
 func BenchmarkTracingPerCommand(b *testing.B) {
-	for _, mode := range []string{"untraced", "recorder", "sdk"} {
+	for _, mode := range []string{"untraced", "recorder", "recorder-ratio-0.1", "sdk"} {
 		b.Run(mode, func(b *testing.B) { benchTracingPerCommand(b, mode) })
 	}
 }
@@ -49,13 +51,17 @@ func benchTracingPerCommand(b *testing.B, mode string) {
 		flush func(context.Context) error
 	)
 	switch mode {
-	case "recorder":
+	case "recorder", "recorder-ratio-0.1":
+		sampler := sdktrace.AlwaysSample()
+		if mode == "recorder-ratio-0.1" {
+			sampler = sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.1))
+		}
 		exp, err := otlphttp.New(context.Background(), otlphttp.WithEndpointURL(startCollector(b)))
 		if err != nil {
 			b.Fatal(err)
 		}
 		var failed atomic.Int64
-		p := spanrec.New(spanrec.Options{Sampler: sdktrace.AlwaysSample(), Exporters: []sdktrace.SpanExporter{exp},
+		p := spanrec.New(spanrec.Options{Sampler: sampler, Exporters: []sdktrace.SpanExporter{exp},
 			ErrorHandler: func(err error) { failed.Add(1); b.Log(err) }})
 		b.Cleanup(func() {
 			_ = p.Shutdown(context.Background())
