@@ -146,6 +146,9 @@ func (t *tracer) received(rid gateway.RoutingID, sess string, m protocol.ClientM
 	t.parent.sc = parent
 	_, span := t.t.Start(t.parentCtx, name, t.serverOpts...)
 	t.parent.sc = trace.SpanContext{}
+	if !span.IsRecording() {
+		return // not sampled (an unsampled client trace, a parent-based sampler): nothing to follow
+	}
 	t.setAttrs(span, sess, id)
 	started := t.lastTick
 	if started.IsZero() {

@@ -381,3 +381,33 @@ func TestTracerReceiptAllocatesOnlyTheSDKs(t *testing.T) {
 		t.Fatalf("receipt and reply: %v allocations, the SDK's own span work %v", ours, sdk)
 	}
 }
+
+// A request whose client trace is not sampled gets no server span to follow: with the
+// default parent-based sampler the member neither records nor tracks it, and a sampled
+// one is tracked until its reply.
+func TestTracerFollowsSampledRequestsOnly(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := spanrec.New(spanrec.Options{Exporters: []sdktrace.SpanExporter{exp}})
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tr := newTracer(tp, "node-1", testLogger())
+	const (
+		sampled   = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		unsampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+	)
+	tr.received(1, "s", decodedRequest(t, tracedRequest(t, 1, unsampled)))
+	if len(tr.open) != 0 {
+		t.Fatalf("an unsampled request is tracked: %d open", len(tr.open))
+	}
+	tr.received(1, "s", decodedRequest(t, tracedRequest(t, 2, sampled)))
+	if len(tr.open) != 1 {
+		t.Fatalf("a sampled request is not tracked: %d open", len(tr.open))
+	}
+	tr.sent(1, "s", &protocol.ClientResponse{RequestID: 1, Result: []byte("1")})
+	tr.sent(1, "s", &protocol.ClientResponse{RequestID: 2, Result: []byte("1")})
+	if err := tp.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := exp.GetSpans(); len(tr.open) != 0 || len(got) != 1 || got[0].Parent.TraceFlags() != trace.FlagsSampled {
+		t.Fatalf("%d open, exported %v", len(tr.open), got)
+	}
+}
