@@ -166,16 +166,23 @@ func decodedRequest(tb testing.TB, b []byte) protocol.ClientMessage {
 // BenchmarkTracerCommand is what the member's tracer does for one command, from receipt
 // to reply, without the rest of the member (the message arrives decoded, as the gateway
 // hands it over): "off" is the nil tracer (tracing off), "untraced" a tracing member
-// and a message without trace context, "traced" a message
-// with one, every span sampled into a BatchSpanProcessor that discards.
+// and a message without trace context, "traced" a message with one, every span sampled
+// into zraftd's recorder, "traced-sdk" into the SDK's batch span processor; both
+// exporters discard the spans.
 func BenchmarkTracerCommand(b *testing.B) {
 	const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-	for _, mode := range []string{"off", "untraced", "traced"} {
+	for _, mode := range []string{"off", "untraced", "traced", "traced-sdk"} {
 		b.Run(mode, func(b *testing.B) {
 			var tr *tracer
-			if mode != "off" {
+			switch mode {
+			case "traced-sdk":
 				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
 					sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+				tr = newTracer(tp, "node-1", testLogger())
+			case "untraced", "traced":
+				tp := spanrec.New(spanrec.Options{Sampler: sdktrace.AlwaysSample(), MaxQueueSize: 1 << 16,
+					Exporters: []sdktrace.SpanExporter{discardFast{tracetest.NewNoopExporter()}}})
 				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 				tr = newTracer(tp, "node-1", testLogger())
 			}

@@ -7,12 +7,15 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/zraft/zraft/adapters/telemetry"
+	"github.com/zraft/zraft/adapters/telemetry/otlphttp"
+	"github.com/zraft/zraft/adapters/telemetry/spanrec"
 	"github.com/zraft/zraft/protocol"
 )
 
@@ -80,13 +83,20 @@ func BenchmarkClientCommandParallel(b *testing.B) {
 
 // BenchmarkSpanAndPropagation is the tracing work of one command on the client side:
 // a span started and ended, its context injected into the extension block and
-// extracted again (as the member does). "sdk" samples every span into a batch
-// processor whose exporter discards them.
+// extracted again (as the member does). "sdk" samples every span into the SDK's batch
+// processor, "spanrec" into zraftd's recorder; both exporters discard the spans.
 func BenchmarkSpanAndPropagation(b *testing.B) {
 	sdk := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
 		sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 	b.Cleanup(func() { _ = sdk.Shutdown(context.Background()) })
-	for name, tp := range map[string]trace.TracerProvider{"noop": tracenoop.NewTracerProvider(), "sdk": sdk} {
+	rec := spanrec.New(spanrec.Options{Sampler: sdktrace.AlwaysSample(), MaxQueueSize: 1 << 16,
+		Exporters: []sdktrace.SpanExporter{discardFast{tracetest.NewNoopExporter()}}})
+	b.Cleanup(func() { _ = rec.Shutdown(context.Background()) })
+	for _, c := range []struct {
+		name string
+		tp   trace.TracerProvider
+	}{{"noop", tracenoop.NewTracerProvider()}, {"sdk", sdk}, {"spanrec", rec}} {
+		name, tp := c.name, c.tp
 		b.Run(name, func(b *testing.B) {
 			tracer := tp.Tracer(telemetry.ScopeName)
 			b.ReportAllocs()
@@ -129,3 +139,8 @@ func BenchmarkInject(b *testing.B) {
 		telemetry.Inject(ctx, &e)
 	}
 }
+
+// discardFast is a spanrec.FastExporter that discards.
+type discardFast struct{ *tracetest.NoopExporter }
+
+func (discardFast) Export(context.Context, *resource.Resource, []otlphttp.Span) error { return nil }
