@@ -17,6 +17,7 @@ import (
 
 	"github.com/zraft/zraft/adapters/telemetry"
 	"github.com/zraft/zraft/adapters/telemetry/export"
+	"github.com/zraft/zraft/adapters/telemetry/internal/testutil"
 )
 
 // collector is a minimal OTLP receiver: it keeps the span and metric names it is sent,
@@ -101,7 +102,7 @@ func exportOnce(t *testing.T) {
 }
 
 func TestOTLPOverHTTP(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	var c collector
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
@@ -163,7 +164,7 @@ func (g grpcMetricsCollector) Export(_ context.Context, req *colmetricpb.ExportM
 }
 
 func TestOTLPOverGRPC(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	var c collector
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

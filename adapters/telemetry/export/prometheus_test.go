@@ -12,6 +12,7 @@ import (
 
 	"github.com/zraft/zraft/adapters/telemetry"
 	"github.com/zraft/zraft/adapters/telemetry/export"
+	"github.com/zraft/zraft/adapters/telemetry/internal/testutil"
 	"github.com/zraft/zraft/protocol"
 )
 
@@ -62,7 +63,7 @@ func promType(k telemetry.Kind) string {
 // The admin /metrics endpoint serves every listed instrument in the text format, under
 // the name, type and help the documentation gives.
 func TestPrometheusHandlerServesEveryInstrument(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearOTELEnv(t)
 	p := setup(t, export.Config{Prometheus: true})
 	if !p.PrometheusEnabled() || !p.MetricsEnabled() || p.TracesEnabled() {

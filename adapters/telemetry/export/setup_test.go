@@ -22,6 +22,7 @@ import (
 
 	"github.com/zraft/zraft/adapters/telemetry"
 	"github.com/zraft/zraft/adapters/telemetry/export"
+	"github.com/zraft/zraft/adapters/telemetry/internal/testutil"
 )
 
 func setup(t *testing.T, cfg export.Config) *export.Provider {
@@ -88,7 +89,7 @@ func TestConfigurationErrors(t *testing.T) {
 		{[]string{"OTEL_RESOURCE_ATTRIBUTES", "a=1,novalue"}, export.Config{Traces: "console"}, export.ErrInvalidEnv},
 	} {
 		t.Run(strings.Join(c.env, "=")+c.cfg.Metrics, func(t *testing.T) {
-			checkNoGoroutineLeak(t)
+			testutil.CheckNoGoroutineLeak(t)
 			setEnv(t, c.env...)
 			p, err := export.Setup(context.Background(), c.cfg)
 			if !errors.Is(err, c.want) || p != nil {
@@ -126,7 +127,7 @@ func TestSDKDisabledInvalid(t *testing.T) {
 
 // A failing metrics set-up releases the tracing it had already started.
 func TestSetupErrorReleasesWhatItStarted(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	setEnv(t, "OTEL_TRACES_EXPORTER", "console", "OTEL_METRICS_EXPORTER", "otlp", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "udp")
 	if _, err := export.Setup(context.Background(), export.Config{ConsoleWriter: io.Discard}); !errors.Is(err, export.ErrUnsupportedProtocol) {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func TestSetupErrorReleasesWhatItStarted(t *testing.T) {
 // The console exporters write spans and metrics, with the resource from the
 // environment overriding the Config's, and the Config's flag overriding an unset env.
 func TestConsoleExporters(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	setEnv(t, "OTEL_SERVICE_NAME", "from-env", "OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test,service.instance.id=env-node")
 	var out bytes.Buffer
 	p, err := export.Setup(context.Background(), export.Config{ServiceName: "from-config", ServiceVersion: "v9.9.9",
@@ -247,7 +248,7 @@ func TestTraceEnvErrors(t *testing.T) {
 		{"OTEL_BSP_EXPORT_TIMEOUT", "1.5"},
 	} {
 		t.Run(strings.Join(env, "="), func(t *testing.T) {
-			checkNoGoroutineLeak(t)
+			testutil.CheckNoGoroutineLeak(t)
 			setEnv(t, env...)
 			p, err := export.Setup(context.Background(), export.Config{Traces: "console", ConsoleWriter: io.Discard})
 			if !errors.Is(err, export.ErrInvalidEnv) || p != nil {

@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/zraft/zraft/adapters/telemetry/internal/testutil"
 )
 
 const benchBatch = 512
@@ -41,7 +43,7 @@ func perSpan(b *testing.B, export func() error) {
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	cpu0, t0 := processCPU(), time.Now()
+	cpu0, t0 := testutil.ProcessCPU(), time.Now()
 	n := 0
 	for b.Loop() {
 		if err := export(); err != nil {
@@ -49,7 +51,7 @@ func perSpan(b *testing.B, export func() error) {
 		}
 		n++
 	}
-	cpu, wall := processCPU()-cpu0, time.Since(t0)
+	cpu, wall := testutil.ProcessCPU()-cpu0, time.Since(t0)
 	runtime.ReadMemStats(&ms1)
 	spans := float64(n * benchBatch)
 	b.ReportMetric(float64(wall.Nanoseconds())/spans, "ns/span")

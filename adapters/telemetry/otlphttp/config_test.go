@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/zraft/zraft/adapters/telemetry/internal/testutil"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -163,7 +165,7 @@ func selfSigned(t *testing.T) (cert, key []byte) {
 // used for an https endpoint (the traces variant winning), and verification fails
 // without the CA.
 func TestTLSFromEnv(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	peer := make(chan string, 4)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
@@ -227,7 +229,7 @@ func TestTLSWithHTTPEndpoint(t *testing.T) {
 }
 
 func TestWithHTTPClient(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	c := newCollector(t, nil)
 	used := false

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/zraft/zraft/adapters/telemetry/internal/testutil"
 )
 
 // otelVars are the variables New reads; clearEnv unsets them for a test.
@@ -31,29 +32,6 @@ func clearEnv(t *testing.T) {
 		t.Setenv(envPrefix+v, "")
 		t.Setenv(envTracesPrefix+v, "")
 	}
-}
-
-// checkNoGoroutineLeak fails the test if, after it and its cleanups, more goroutines
-// run than before it, allowing a few seconds for finished ones to go.
-func checkNoGoroutineLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("%d goroutines before, %d after:\n%s", before, n, buf)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
 }
 
 // collector is a scriptable httptest OTLP receiver.
@@ -125,7 +103,7 @@ func testSpans(n int) []Span { return toSpans(zraftSpans(n, testRes)) }
 var fastRetry = WithRetry(RetryConfig{Enabled: true, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxElapsedTime: 5 * time.Second})
 
 func TestExportPostsRequest(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-env=1,authorization=Bearer%20env")
 	c := newCollector(t, nil)
@@ -162,7 +140,7 @@ func TestExportPostsRequest(t *testing.T) {
 }
 
 func TestExportGzip(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")
 	c := newCollector(t, nil)
@@ -182,7 +160,7 @@ func TestExportGzip(t *testing.T) {
 }
 
 func TestExportRetriesHonouringRetryAfter(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	c := newCollector(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 		if n == 1 {
@@ -206,7 +184,7 @@ func TestExportRetriesHonouringRetryAfter(t *testing.T) {
 func TestExportRetriesRetryableStatuses(t *testing.T) {
 	for _, code := range []int{http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout} {
 		t.Run(http.StatusText(code), func(t *testing.T) {
-			checkNoGoroutineLeak(t)
+			testutil.CheckNoGoroutineLeak(t)
 			clearEnv(t)
 			c := newCollector(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 				if n <= 3 {
@@ -230,7 +208,7 @@ func TestExportRetriesRetryableStatuses(t *testing.T) {
 }
 
 func TestExportRetryDisabled(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	c := newCollector(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
 	e := newTestExporter(t, c, WithRetry(RetryConfig{}))
@@ -245,7 +223,7 @@ func TestExportRetryDisabled(t *testing.T) {
 }
 
 func TestExportClientErrorIsNotRetried(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	c := newCollector(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "bad spans\n", http.StatusBadRequest)
@@ -265,7 +243,7 @@ func TestExportClientErrorIsNotRetried(t *testing.T) {
 }
 
 func TestExportTimeout(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "5000")
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "200")
@@ -293,7 +271,7 @@ func TestExportTimeout(t *testing.T) {
 // TestExportRetryAfterBeyondTimeout: a Retry-After past the deadline ends the export
 // at once instead of waiting for the deadline.
 func TestExportRetryAfterBeyondTimeout(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	c := newCollector(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Retry-After", "30")
@@ -312,7 +290,7 @@ func TestExportRetryAfterBeyondTimeout(t *testing.T) {
 }
 
 func TestExportContextCancelled(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	c := newCollector(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
 	e := newTestExporter(t, c, WithRetry(RetryConfig{Enabled: true, InitialInterval: time.Second, MaxInterval: time.Second}))
@@ -355,7 +333,7 @@ func TestExportPartialSuccess(t *testing.T) {
 		{"garbage", "application/x-protobuf", []byte{0xff, 0xff}, 0, "", ErrBadResponse},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkNoGoroutineLeak(t)
+			testutil.CheckNoGoroutineLeak(t)
 			clearEnv(t)
 			c := newCollector(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", tc.ctype)
@@ -378,7 +356,7 @@ func TestExportPartialSuccess(t *testing.T) {
 }
 
 func TestExportResponseTooLarge(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	c := newCollector(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/x-protobuf")
@@ -391,7 +369,7 @@ func TestExportResponseTooLarge(t *testing.T) {
 }
 
 func TestExportRequestTooLarge(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	c := newCollector(t, nil)
 	e := newTestExporter(t, c, WithMaxRequestSize(100))
@@ -404,7 +382,7 @@ func TestExportRequestTooLarge(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	entered := make(chan struct{}, 1)
 	c := newCollector(t, func(n int, _ http.ResponseWriter, r *http.Request) {
@@ -464,7 +442,7 @@ func TestShutdownContext(t *testing.T) {
 }
 
 func TestExportConcurrent(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	c := newCollector(t, nil)
 	e := newTestExporter(t, c, WithCompression(GzipCompression))
@@ -503,7 +481,7 @@ func TestExportConcurrent(t *testing.T) {
 // TestExportSpansIsASpanExporter runs the exporter under a real TracerProvider with a
 // batch span processor.
 func TestExportSpansIsASpanExporter(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	c := newCollector(t, nil)
 	e := newTestExporter(t, c)
@@ -530,7 +508,7 @@ func TestExportSpansIsASpanExporter(t *testing.T) {
 }
 
 func TestExportConnectionRefused(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	clearEnv(t)
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL

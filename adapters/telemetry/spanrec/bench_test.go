@@ -2,9 +2,7 @@ package spanrec_test
 
 import (
 	"context"
-	"syscall"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -12,17 +10,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/zraft/zraft/adapters/telemetry/internal/testutil"
 	"github.com/zraft/zraft/adapters/telemetry/otlphttp"
 	"github.com/zraft/zraft/adapters/telemetry/spanrec"
 )
-
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // discardFast is a FastExporter that discards.
 type discardFast struct{ *tracetest.NoopExporter }
@@ -64,7 +55,7 @@ func BenchmarkMemberSpan(b *testing.B) {
 			}
 			tr := tp.Tracer("github.com/zraft/zraft")
 			b.ReportAllocs()
-			cpu0 := processCPU(b)
+			cpu0 := testutil.ProcessCPU()
 			for b.Loop() {
 				_, s := tr.Start(parent, "zraft.server.command", opts...)
 				s.SetAttributes(attrs...)
@@ -75,7 +66,7 @@ func BenchmarkMemberSpan(b *testing.B) {
 			if err := flush(context.Background()); err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/span")
+			b.ReportMetric(float64((testutil.ProcessCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/span")
 		})
 	}
 }

@@ -3,7 +3,6 @@ package spanrec_test
 import (
 	"context"
 	"errors"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -17,30 +16,14 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/zraft/zraft/adapters/telemetry/internal/testutil"
 	"github.com/zraft/zraft/adapters/telemetry/otlphttp"
 	"github.com/zraft/zraft/adapters/telemetry/spanrec"
 )
 
-// checkNoGoroutineLeak fails the test if more goroutines run after it than before.
-func checkNoGoroutineLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
-
 func newProvider(t *testing.T, o spanrec.Options) *spanrec.Provider {
 	t.Helper()
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	p := spanrec.New(o)
 	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
 	return p
@@ -374,7 +357,7 @@ func TestFullQueueDropsAndReports(t *testing.T) {
 func TestFastExporterAndShutdown(t *testing.T) {
 	res := resource.NewSchemaless(attribute.String("service.name", "x"))
 	fast, slow := &fastExporter{}, &countingExporter{}
-	checkNoGoroutineLeak(t)
+	testutil.CheckNoGoroutineLeak(t)
 	p := spanrec.New(spanrec.Options{Resource: res, Exporters: []sdktrace.SpanExporter{fast, slow}, ScheduleDelay: time.Hour})
 	_, a := p.Tracer("scope-a").Start(context.Background(), "a")
 	_, b := p.Tracer("scope-b").Start(context.Background(), "b")
