@@ -118,13 +118,14 @@ type Provider struct {
 	tracersMu sync.Mutex
 	tracers   map[tracerKey]*tracer
 
-	kick   chan struct{}           // the queue reached a batch
-	flush  chan chan struct{}      // ForceFlush
-	stop   chan context.Context    // Shutdown
-	done   chan struct{}           // the export goroutine returned
-	datas  []otlphttp.Span         // export goroutine's scratch
-	snaps  []sdktrace.ReadOnlySpan // export goroutine's scratch
-	closed atomic.Bool
+	kick    chan struct{}           // the queue reached a batch
+	flush   chan chan struct{}      // ForceFlush
+	stop    chan struct{}           // closed by Shutdown
+	stopCtx context.Context         // Shutdown's, for the last export; set before stop closes
+	done    chan struct{}           // the export goroutine returned
+	datas   []otlphttp.Span         // export goroutine's scratch
+	snaps   []sdktrace.ReadOnlySpan // export goroutine's scratch
+	closed  atomic.Bool
 }
 
 var _ trace.TracerProvider = (*Provider)(nil)
@@ -143,7 +144,7 @@ func New(o Options) *Provider {
 		tracers:   map[tracerKey]*tracer{},
 		kick:      make(chan struct{}, 1),
 		flush:     make(chan chan struct{}),
-		stop:      make(chan context.Context),
+		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
 	if p.res == nil {
@@ -260,8 +261,8 @@ func (p *Provider) run() {
 		case <-p.kick:
 		case <-t.C:
 		case ack = <-p.flush:
-		case ctx := <-p.stop:
-			p.exportQueued(ctx)
+		case <-p.stop:
+			p.exportQueued(p.stopCtx)
 			return
 		}
 		p.exportQueued(context.Background())
@@ -382,14 +383,13 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	p.shutdown = true // spans ending from now on are dropped; the queue is exported below
 	p.mu.Unlock()
+	// The export goroutine exports what is queued and returns, even if ctx ends first
+	// (it then stops after the export in progress).
+	p.stopCtx = ctx
+	close(p.stop)
 	var errs []error
 	select {
-	case p.stop <- ctx:
-		select {
-		case <-p.done:
-		case <-ctx.Done():
-			errs = append(errs, ctx.Err())
-		}
+	case <-p.done:
 	case <-ctx.Done():
 		errs = append(errs, ctx.Err())
 	}

@@ -447,3 +447,19 @@ func TestConcurrentUse(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A Shutdown whose context ends while an export is stuck returns the context's error,
+// and the export goroutine still stops once that export returns.
+func TestShutdownWithStuckExporter(t *testing.T) {
+	exp := &countingExporter{block: make(chan struct{})}
+	testutil.CheckNoGoroutineLeak(t)
+	p := spanrec.New(spanrec.Options{Exporters: []sdktrace.SpanExporter{exp}, MaxExportBatchSize: 1, ScheduleDelay: time.Hour})
+	_, s := p.Tracer("t").Start(context.Background(), "s")
+	s.End() // a full batch: the export goroutine takes it and blocks in the exporter
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown with a stuck exporter: %v", err)
+	}
+	close(exp.block) // the goroutine finishes its export and returns (the leak check waits)
+}
