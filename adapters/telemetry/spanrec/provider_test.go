@@ -204,7 +204,6 @@ type countingExporter struct {
 	batches []int
 	names   []string
 	block   chan struct{} // when set, exports wait on it
-	fast    bool
 	shut    bool
 }
 
