@@ -128,6 +128,28 @@ type benchSession struct {
 }
 
 func openSession(ctx context.Context, endpoint string) (*benchSession, error) {
+	s, err := dialBenchSession(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.send(ctx, &protocol.CreateSession{Capabilities: protocol.Capabilities{{Key: "app", Value: "bench"}}, Nonce: 1}); err != nil {
+		_ = s.c.Close()
+		return nil, err
+	}
+	m, err := s.recv(ctx)
+	if err != nil {
+		_ = s.c.Close()
+		return nil, err
+	}
+	if _, ok := m.(*protocol.SessionCreated); !ok {
+		_ = s.c.Close()
+		return nil, fmt.Errorf("create session: %#v", m)
+	}
+	return s, nil
+}
+
+// dialBenchSession connects to endpoint and waits for the connection to be up.
+func dialBenchSession(ctx context.Context, endpoint string) (*benchSession, error) {
 	c, err := zmtp.NewClient()
 	if err != nil {
 		return nil, err
@@ -144,23 +166,9 @@ func openSession(ctx context.Context, endpoint string) (*benchSession, error) {
 			return nil, err
 		}
 		if ev.Kind == zmtp.EventUp {
-			break
+			return s, nil
 		}
 	}
-	if err := s.send(ctx, &protocol.CreateSession{Capabilities: protocol.Capabilities{{Key: "app", Value: "bench"}}, Nonce: 1}); err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	m, err := s.recv(ctx)
-	if err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	if _, ok := m.(*protocol.SessionCreated); !ok {
-		_ = c.Close()
-		return nil, fmt.Errorf("create session: %#v", m)
-	}
-	return s, nil
 }
 
 func (s *benchSession) send(ctx context.Context, m protocol.ClientMessage) error {
