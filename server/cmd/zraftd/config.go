@@ -92,6 +92,16 @@ func parseSettings(args []string, getenv func(string) string, usage io.Writer) (
 	if envErr != nil {
 		return s, envErr
 	}
+	// server.Config takes a zero as "the default": from an operator, a zero would be
+	// silently replaced (--snapshot-threshold 0 reads like "never"), so it is refused.
+	for _, name := range []string{"session-timeout", "leader-grace", "redelivery-interval", "redelivery-base",
+		"redelivery-max", "flush-interval", "client-heartbeat", "max-in-flight", "max-cached-responses",
+		"max-pending-requests", "max-connections", "max-message-size", "snapshot-threshold", "snapshot-interval",
+		"shutdown-timeout"} {
+		if v := fs.Lookup(name).Value.String(); v == "0" || v == "0s" {
+			return s, fmt.Errorf("--%s (%s) must be above zero", name, envName(name))
+		}
+	}
 	if err := s.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return s, fmt.Errorf("invalid log level %q (debug, info, warn, error)", *level)
 	}

@@ -84,6 +84,9 @@ func TestBadSettingsAreOneLineErrors(t *testing.T) {
 		{[]string{"--bootstrap", "node-1=127.0.0.1:1", "--join", "127.0.0.1:2"}, nil, "exclude"},
 		{[]string{"--log-level", "loud"}, nil, "log level"},
 		{[]string{"--flush-interval", "1m"}, nil, "flush interval"},
+		{[]string{"--snapshot-threshold", "0"}, nil, "--snapshot-threshold (ZRAFT_SNAPSHOT_THRESHOLD) must be above zero"},
+		{nil, map[string]string{"ZRAFT_MAX_CONNECTIONS": "0"}, "ZRAFT_MAX_CONNECTIONS"},
+		{[]string{"--session-timeout", "0s"}, nil, "session-timeout"},
 	} {
 		_, err := parseSettings(tc.args, env(tc.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
