@@ -304,6 +304,16 @@ func appendTraceState(b []byte, num protowire.Number, ts trace.TraceState) []byt
 	return b
 }
 
+// appendArray appends an ArrayValue of the elements of vals, each as value turns it
+// into an attribute value.
+func appendArray[T any](b []byte, vals []T, value func(T) attribute.Value) []byte {
+	a, as := openLen(b, fAnyArray, reserveSmall)
+	for _, e := range vals {
+		a = appendAnyValue(a, fArrayValues, value(e))
+	}
+	return closeLen(a, as, reserveSmall)
+}
+
 // appendAnyValue appends v as AnyValue message field num, as tracetransform.Value
 // fills it.
 func appendAnyValue(b []byte, num protowire.Number, v attribute.Value) []byte {
@@ -324,35 +334,15 @@ func appendAnyValue(b []byte, num protowire.Number, v attribute.Value) []byte {
 	case attribute.BYTESLICE:
 		b = appendBytes(b, fAnyBytes, v.AsByteSlice())
 	case attribute.BOOLSLICE:
-		a, as := openLen(b, fAnyArray, reserveSmall)
-		for _, e := range v.AsBoolSlice() {
-			a = appendAnyValue(a, fArrayValues, attribute.BoolValue(e))
-		}
-		b = closeLen(a, as, reserveSmall)
+		b = appendArray(b, v.AsBoolSlice(), attribute.BoolValue)
 	case attribute.INT64SLICE:
-		a, as := openLen(b, fAnyArray, reserveSmall)
-		for _, e := range v.AsInt64Slice() {
-			a = appendAnyValue(a, fArrayValues, attribute.Int64Value(e))
-		}
-		b = closeLen(a, as, reserveSmall)
+		b = appendArray(b, v.AsInt64Slice(), attribute.Int64Value)
 	case attribute.FLOAT64SLICE:
-		a, as := openLen(b, fAnyArray, reserveSmall)
-		for _, e := range v.AsFloat64Slice() {
-			a = appendAnyValue(a, fArrayValues, attribute.Float64Value(e))
-		}
-		b = closeLen(a, as, reserveSmall)
+		b = appendArray(b, v.AsFloat64Slice(), attribute.Float64Value)
 	case attribute.STRINGSLICE:
-		a, as := openLen(b, fAnyArray, reserveSmall)
-		for _, e := range v.AsStringSlice() {
-			a = appendAnyValue(a, fArrayValues, attribute.StringValue(e))
-		}
-		b = closeLen(a, as, reserveSmall)
+		b = appendArray(b, v.AsStringSlice(), attribute.StringValue)
 	case attribute.SLICE:
-		a, as := openLen(b, fAnyArray, reserveSmall)
-		for _, e := range v.AsSlice() {
-			a = appendAnyValue(a, fArrayValues, e)
-		}
-		b = closeLen(a, as, reserveSmall)
+		b = appendArray(b, v.AsSlice(), func(e attribute.Value) attribute.Value { return e })
 	case attribute.MAP:
 		a, as := openLen(b, fAnyKvlist, reserveSmall)
 		for _, kv := range v.AsMap() {
